@@ -1,0 +1,86 @@
+/**
+ * Random access to the bytes of a model file, one range at a time, so a multi-GiB file never has to sit in
+ * memory whole. Implementations: Blob/File (browser and Node), HTTP range requests, Node file handles
+ * (see `openNodeFile` in the CLI, which keeps `node:fs` out of this browser-safe package), and in-memory bytes.
+ */
+export interface ByteSource {
+  /** Total size in bytes. */
+  readonly byteLength: number;
+  /** A human-readable name for error messages (file name or URL). */
+  readonly name: string;
+  /** Reads `[byteOffset, byteOffset + byteLength)`; the range must lie inside the source. */
+  read(byteOffset: number, byteLength: number): Promise<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+/** Raised for any failure to read or understand a model file; the message is one line naming the problem. */
+export class FormatError extends Error {
+  override readonly name = 'FormatError';
+}
+
+export function bytesSource(bytes: Uint8Array, name = 'memory'): ByteSource {
+  return {
+    byteLength: bytes.byteLength,
+    name,
+    async read(byteOffset, byteLength) {
+      checkRange(this, byteOffset, byteLength);
+      return bytes.subarray(byteOffset, byteOffset + byteLength);
+    },
+  };
+}
+
+export function blobSource(blob: Blob, name = blob instanceof File ? blob.name : 'blob'): ByteSource {
+  return {
+    byteLength: blob.size,
+    name,
+    async read(byteOffset, byteLength) {
+      checkRange(this, byteOffset, byteLength);
+      return new Uint8Array(await blob.slice(byteOffset, byteOffset + byteLength).arrayBuffer());
+    },
+  };
+}
+
+/**
+ * Reads a remote file with HTTP range requests. The size comes from a `HEAD` request (or, if the server does not
+ * answer HEAD, from the `Content-Range` of a one-byte ranged GET). A server that ignores `Range` is an error,
+ * because silently downloading the whole file per tensor would be disastrous.
+ */
+export async function urlSource(url: string, init: { signal?: AbortSignal } = {}): Promise<ByteSource> {
+  const signal = init.signal ?? null;
+  let size = NaN;
+  const head = await fetch(url, { method: 'HEAD', signal, credentials: 'omit' }).catch(() => undefined);
+  if (head?.ok) size = Number(head.headers.get('content-length'));
+  if (!Number.isFinite(size) || size <= 0) {
+    const probe = await fetch(url, { headers: { Range: 'bytes=0-0' }, signal, credentials: 'omit' });
+    const total = probe.headers.get('content-range')?.split('/')[1];
+    size = Number(total);
+    await probe.body?.cancel();
+    if (!probe.ok || !Number.isFinite(size)) throw new FormatError(`${url}: cannot determine file size (HTTP ${probe.status})`);
+  }
+  return {
+    byteLength: size,
+    name: url,
+    async read(byteOffset, byteLength) {
+      checkRange(this, byteOffset, byteLength);
+      if (byteLength === 0) return new Uint8Array(0);
+      const res = await fetch(url, {
+        headers: { Range: `bytes=${byteOffset}-${byteOffset + byteLength - 1}` },
+        signal,
+        credentials: 'omit',
+      });
+      if (res.status !== 206 && !(res.status === 200 && byteOffset === 0 && byteLength === size)) {
+        throw new FormatError(`${url}: server did not honour a range request (HTTP ${res.status})`);
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (bytes.byteLength !== byteLength) throw new FormatError(`${url}: short read at byte ${byteOffset}`);
+      return bytes;
+    },
+  };
+}
+
+export function checkRange(source: ByteSource, byteOffset: number, byteLength: number): void {
+  if (!Number.isSafeInteger(byteOffset) || !Number.isSafeInteger(byteLength) || byteOffset < 0 || byteLength < 0 ||
+      byteOffset + byteLength > source.byteLength) {
+    throw new FormatError(`${source.name}: byte range [${byteOffset}, ${byteOffset + byteLength}) is outside the file (${source.byteLength} bytes)`);
+  }
+}

@@ -1,0 +1,85 @@
+// The public engine interface. Declared once and used on both sides of the worker boundary (comlink).
+
+/** Where model bytes come from: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
+export type ModelSource = string | Blob | Uint8Array;
+
+export interface LoadProgress {
+  readonly phase: 'header' | 'weights' | 'pipelines' | 'ready';
+  readonly loadedBytes: number;
+  readonly totalBytes: number;
+}
+
+export interface LoadOptions {
+  onProgress?: (progress: LoadProgress) => void;
+  /** Maximum context (KV cache length) in tokens; defaults to the model's trained context. */
+  contextLength?: number;
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate after the prompt (default 64). */
+  maxTokens?: number;
+  /** 0 (default) is greedy argmax computed on the GPU; > 0 samples from softmax(logits / T). */
+  temperature?: number;
+  /** Seed for sampling; the same seed, prompt and options give the same tokens. */
+  seed?: number;
+  /** Prepend BOS when the model's tokenizer asks for it (default true). */
+  addBos?: boolean;
+  /** Stop at the end-of-sequence token (default true). */
+  stopAtEos?: boolean;
+}
+
+export interface GenerateStats {
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  readonly timeToFirstTokenMs: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
+}
+
+export interface GenerateResult {
+  readonly promptIds: number[];
+  readonly generatedIds: number[];
+  readonly text: string;
+  readonly stopReason: 'max_tokens' | 'eos' | 'context_full';
+  readonly stats: GenerateStats;
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly architecture: string;
+  readonly dim: number;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly vocabSize: number;
+  readonly contextLength: number;
+  readonly weightBytes: number;
+}
+
+export interface AdapterDescription {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly features: string[];
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+}
+
+export interface EngineInfo {
+  readonly adapter: AdapterDescription | null;
+  readonly model: ModelInfo | null;
+}
+
+/** Called with each decoded text piece as it becomes complete UTF-8 (multi-byte characters are never split). */
+export type TextCallback = (piece: string, tokenId: number) => void;
+
+export interface Engine {
+  load(source: ModelSource, options?: LoadOptions): Promise<ModelInfo>;
+  generate(prompt: string, options?: GenerateOptions, onText?: TextCallback): Promise<GenerateResult>;
+  tokenize(text: string, addBos?: boolean): Promise<number[]>;
+  info(): Promise<EngineInfo>;
+  unload(): Promise<void>;
+}

@@ -1,0 +1,1 @@
+console.log("catalog: placeholder until builder lands")
