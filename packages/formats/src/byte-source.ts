@@ -57,11 +57,11 @@ export async function urlSource(url: string, init: { signal?: AbortSignal } = {}
     await probe.body?.cancel();
     if (!probe.ok || !Number.isFinite(size)) throw new FormatError(`${url}: cannot determine file size (HTTP ${probe.status})`);
   }
-  return {
+  const source: ByteSource = {
     byteLength: size,
     name: url,
-    async read(byteOffset, byteLength) {
-      checkRange(this, byteOffset, byteLength);
+    async read(byteOffset: number, byteLength: number) {
+      checkRange(source, byteOffset, byteLength);
       if (byteLength === 0) return new Uint8Array(0);
       const res = await fetch(url, {
         headers: { Range: `bytes=${byteOffset}-${byteOffset + byteLength - 1}` },
@@ -76,6 +76,7 @@ export async function urlSource(url: string, init: { signal?: AbortSignal } = {}
       return bytes;
     },
   };
+  return source;
 }
 
 export function checkRange(source: ByteSource, byteOffset: number, byteLength: number): void {

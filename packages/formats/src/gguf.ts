@@ -54,7 +54,7 @@ const MAX_COUNT = 1 << 28;
 
 /** A forward-only cursor over the file that fetches `HEADER_CHUNK_BYTES` at a time. */
 class Cursor {
-  private buffer = new Uint8Array(0);
+  private buffer: Uint8Array = new Uint8Array(0);
   private bufferStart = 0;
   offset = 0;
   private readonly decoder = new TextDecoder('utf-8');

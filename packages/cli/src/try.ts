@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { nodeGpu } from '@qgpu/gpu/node';
+import { createEngine } from '@qgpu/runtime';
+const gpu = nodeGpu((process.argv[3] ?? 'lavapipe') as 'lavapipe');
+const engine = createEngine({ gpu });
+const file = process.argv[2]!;
+await engine.load(new Uint8Array(readFileSync(file)));
+const r = await engine.generate('Once upon a time', { maxTokens: 64, temperature: 0 });
+const ref = JSON.parse(readFileSync('/work/shared/reference/stories260K-f32.json', 'utf8'));
+console.log(JSON.stringify(r.generatedIds) === JSON.stringify(ref.greedy.generated_ids), r.promptIds, r.text, r.stats);
+process.exit(0);

@@ -1,0 +1,55 @@
+/** What the runtime needs to know about the device it got, decided once at creation. */
+export interface DeviceContext {
+  readonly device: GPUDevice;
+  readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  readonly features: ReadonlySet<string>;
+  readonly hasF16: boolean;
+  readonly limits: {
+    readonly maxStorageBufferBindingSize: number;
+    readonly maxBufferSize: number;
+    readonly minUniformBufferOffsetAlignment: number;
+    readonly maxComputeWorkgroupsPerDimension: number;
+    readonly maxComputeInvocationsPerWorkgroup: number;
+  };
+}
+
+/** Raised when no WebGPU adapter or device can be had; the message says why. */
+export class NoGpuError extends Error {
+  override readonly name = 'NoGpuError';
+}
+
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+/**
+ * Requests an adapter and a device with the adapter's full storage limits (the spec defaults, 128 MiB bindings and
+ * 256 MiB buffers, are too small for real models) and the optional features qgpu can use.
+ */
+export async function createDeviceContext(gpu: GPU | undefined, options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<DeviceContext> {
+  if (!gpu) throw new NoGpuError('WebGPU is not available in this environment (navigator.gpu is missing)');
+  const adapter = await gpu.requestAdapter(options);
+  if (!adapter) throw new NoGpuError('WebGPU is available but no adapter was found');
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    label: 'qgpu',
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: Math.min(adapter.limits.maxStorageBuffersPerShaderStage, 10),
+    },
+  });
+  const info = adapter.info;
+  return {
+    device,
+    adapterInfo: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+    features: new Set(device.features as unknown as Iterable<string>),
+    hasF16: device.features.has('shader-f16'),
+    limits: {
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize,
+      minUniformBufferOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+    },
+  };
+}

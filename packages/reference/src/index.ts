@@ -1,0 +1,3 @@
+export * from './ops.ts';
+export * from './llama.ts';
+export * from './load.ts';

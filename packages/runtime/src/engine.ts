@@ -1,0 +1,168 @@
+// The in-process engine: the same object the worker exposes through comlink, usable directly in Node or in an app
+// that manages its own workers. All state (device, model, tokenizer) lives here.
+import { blobSource, bytesSource, readGguf, urlSource, type ByteSource } from '@qgpu/formats';
+import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
+import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
+import type { Engine, EngineInfo, GenerateOptions, GenerateResult, LoadOptions, ModelInfo, ModelSource, TextCallback } from './engine-api.ts';
+import { LlamaModel } from './llama/model.ts';
+import { sampleTemperature, seededRandom } from './sampling.ts';
+
+export interface EngineOptions {
+  /** The WebGPU entry point: `navigator.gpu` in browsers (the default), Dawn's `GPU` in Node. */
+  gpu?: GPU;
+}
+
+export async function openSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
+  if (typeof source === 'string') return urlSource(source, signal ? { signal } : {});
+  if (source instanceof Uint8Array) return bytesSource(source);
+  return blobSource(source);
+}
+
+interface Loaded {
+  readonly model: LlamaModel;
+  readonly tokenizer: SpmTokenizer;
+  readonly info: ModelInfo;
+}
+
+export class LocalEngine implements Engine {
+  private ctx: DeviceContext | undefined;
+  private loaded: Loaded | undefined;
+  private busy = false;
+
+  constructor(private readonly options: EngineOptions = {}) {}
+
+  private async device(): Promise<DeviceContext> {
+    this.ctx ??= await createDeviceContext(this.options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu);
+    return this.ctx;
+  }
+
+  async load(source: ModelSource, options: LoadOptions = {}): Promise<ModelInfo> {
+    await this.unload();
+    const ctx = await this.device();
+    options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes: 0 });
+    const file = await readGguf(await openSource(source));
+    const tokenizer = new SpmTokenizer(spmVocabFromGguf(file.metadata));
+    const model = await LlamaModel.load(ctx, file, {
+      ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+      onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),
+    });
+    const c = model.config;
+    const info: ModelInfo = {
+      name: c.name, architecture: c.architecture, dim: c.dim, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads,
+      vocabSize: c.vocabSize, contextLength: model.contextLength, weightBytes: model.weights.totalBytes,
+    };
+    this.loaded = { model, tokenizer, info };
+    options.onProgress?.({ phase: 'ready', loadedBytes: model.weights.totalBytes, totalBytes: model.weights.totalBytes });
+    return info;
+  }
+
+  private requireModel(): Loaded {
+    if (!this.loaded) throw new Error('no model is loaded: call load() first');
+    return this.loaded;
+  }
+
+  async tokenize(text: string, addBos?: boolean): Promise<number[]> {
+    return this.requireModel().tokenizer.encode(text, addBos === undefined ? {} : { addBos });
+  }
+
+  async generate(prompt: string, options: GenerateOptions = {}, onText?: TextCallback): Promise<GenerateResult> {
+    const { model, tokenizer } = this.requireModel();
+    if (this.busy) throw new Error('a generation is already running on this engine; wait for it to finish');
+    const maxTokens = options.maxTokens ?? 64;
+    const temperature = options.temperature ?? 0;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be a non-negative integer, got ${maxTokens}`);
+    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}`);
+    const promptIds = tokenizer.encode(prompt, options.addBos === false ? { addBos: false } : {});
+    if (promptIds.length === 0) throw new RangeError('the prompt is empty');
+    if (promptIds.length >= model.contextLength) {
+      throw new RangeError(`the prompt has ${promptIds.length} tokens but the context holds ${model.contextLength}`);
+    }
+    this.busy = true;
+    try {
+      const random = seededRandom(options.seed ?? 0);
+      const decoder = tokenizer.createDecoder();
+      const generatedIds: number[] = [];
+      let text = '';
+      let stopReason: GenerateResult['stopReason'] = 'max_tokens';
+      const t0 = performance.now();
+      let firstTokenAt = t0;
+      const emit = (id: number) => {
+        generatedIds.push(id);
+        const piece = decoder.push(id);
+        text += piece;
+        if (piece) onText?.(piece, id);
+      };
+      const pick = (greedy: number, logits: Float32Array[]) =>
+        temperature === 0 ? greedy : sampleTemperature(logits[logits.length - 1]!, temperature, random);
+
+      let pos = promptIds.length;
+      if (maxTokens > 0) {
+        const first = await model.forward(promptIds, 0, temperature === 0 ? 'none' : 'last');
+        firstTokenAt = performance.now();
+        let next = pick(first.next, first.logits);
+        while (true) {
+          if (options.stopAtEos !== false && next === tokenizer.eosId) { stopReason = 'eos'; break; }
+          emit(next);
+          if (generatedIds.length >= maxTokens) break;
+          if (pos >= model.contextLength) { stopReason = 'context_full'; break; }
+          if (temperature === 0) {
+            next = await model.decodeGreedy(pos);
+          } else {
+            const step = await model.forward([next], pos, 'last');
+            next = pick(step.next, step.logits);
+          }
+          pos++;
+        }
+      }
+      const tail = decoder.flush();
+      text += tail;
+      if (tail) onText?.(tail, -1);
+      const t1 = performance.now();
+      const prefillMs = firstTokenAt - t0;
+      const decodeMs = t1 - firstTokenAt;
+      const decodeSteps = Math.max(0, generatedIds.length - 1);
+      return {
+        promptIds, generatedIds, text, stopReason,
+        stats: {
+          promptTokens: promptIds.length,
+          generatedTokens: generatedIds.length,
+          prefillMs,
+          decodeMs,
+          timeToFirstTokenMs: prefillMs,
+          prefillTokensPerSecond: prefillMs > 0 ? (promptIds.length / prefillMs) * 1000 : 0,
+          decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
+        },
+      };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async info(): Promise<EngineInfo> {
+    const ctx = this.ctx;
+    return {
+      adapter: ctx ? {
+        ...ctx.adapterInfo,
+        features: [...ctx.features].sort(),
+        maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
+        maxBufferSize: ctx.limits.maxBufferSize,
+      } : null,
+      model: this.loaded?.info ?? null,
+    };
+  }
+
+  async unload(): Promise<void> {
+    this.loaded?.model.destroy();
+    this.loaded = undefined;
+  }
+
+  /** The loaded model and tokenizer, for tools (CLI scoring) that need more than the Engine interface. */
+  get current(): Loaded | undefined {
+    return this.loaded;
+  }
+}
+
+/** Creates an in-process engine. In a browser prefer `@qgpu/worker`, which runs this engine in a Web Worker. */
+export function createEngine(options: EngineOptions = {}): LocalEngine {
+  return new LocalEngine(options);
+}

@@ -1,0 +1,105 @@
+// Reads each tensor by byte range, converts it to its GPU layout and uploads it, one tensor at a time.
+import { assertSupportedType, decodeToF32, FormatError, readTensorBytes, tensorAsF16Bits, type GgufFile, type GgufTensorInfo } from '@qgpu/formats';
+import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
+import type { LlamaConfig } from './config.ts';
+import { GGUF_NAMES } from './names.ts';
+
+/** A matrix [rows = out_features, cols = in_features] in whichever GPU layout its file type maps to. */
+export type Weight = { readonly format: 'f32' | 'f16'; readonly data: GpuTensor; readonly rows: number; readonly cols: number };
+
+export interface LayerWeights {
+  readonly attnNorm: GpuTensor;
+  readonly wq: Weight;
+  readonly wk: Weight;
+  readonly wv: Weight;
+  readonly wo: Weight;
+  readonly ffnNorm: GpuTensor;
+  readonly wGate: Weight;
+  readonly wUp: Weight;
+  readonly wDown: Weight;
+}
+
+export interface LlamaWeights {
+  readonly tokenEmbedding: Weight;
+  readonly layers: readonly LayerWeights[];
+  readonly outputNorm: GpuTensor;
+  /** The output projection; the same object as tokenEmbedding when the file ties them. */
+  readonly output: Weight;
+  readonly totalBytes: number;
+  destroy(): void;
+}
+
+export interface LoadProgressSink {
+  (loadedBytes: number, totalBytes: number): void;
+}
+
+export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal): Promise<LlamaWeights> {
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const fileName = file.source.name;
+  const find = (name: string): GgufTensorInfo => {
+    const t = byName.get(name);
+    if (!t) throw new FormatError(`${fileName}: missing tensor '${name}'`);
+    return t;
+  };
+  // Check every type before reading any data: a quantized file fails at once with a clear message.
+  const names = [GGUF_NAMES.tokenEmbedding, GGUF_NAMES.outputNorm, ...(byName.has(GGUF_NAMES.output) ? [GGUF_NAMES.output] : []),
+    ...Array.from({ length: config.nLayers }, (_, i) => Object.values(GGUF_NAMES.layer(i))).flat()];
+  for (const n of names) assertSupportedType(find(n), fileName);
+  const totalBytes = names.reduce((sum, n) => sum + find(n).byteLength, 0);
+  let loadedBytes = 0;
+  const buffers: GpuTensor[] = [];
+
+  const readChecked = async (info: GgufTensorInfo, expectedNe: number[]) => {
+    signal?.throwIfAborted();
+    if (info.ne.length !== expectedNe.length || info.ne.some((d, i) => d !== expectedNe[i])) {
+      throw new FormatError(`${fileName}: tensor '${info.name}' has shape [${info.ne}] but the config implies [${expectedNe}]`);
+    }
+    const bytes = await readTensorBytes(file, info);
+    loadedBytes += info.byteLength;
+    onProgress?.(loadedBytes, totalBytes);
+    return bytes;
+  };
+
+  const matrix = async (name: string, rows: number, cols: number): Promise<Weight> => {
+    const info = find(name);
+    const type = assertSupportedType(info, fileName);
+    const bytes = await readChecked(info, [cols, rows]);
+    const data = type === 'F16'
+      ? uploadTensor(device, name, [rows, cols], 'f16', tensorAsF16Bits(bytes))
+      : uploadTensor(device, name, [rows, cols], 'f32', decodeToF32('F32', bytes));
+    buffers.push(data);
+    return { format: type === 'F16' ? 'f16' : 'f32', data, rows, cols };
+  };
+  // Norm weights are tiny and read in f32 by the kernels whatever the file stores.
+  const vector = async (name: string, length: number): Promise<GpuTensor> => {
+    const info = find(name);
+    const bytes = await readChecked(info, [length]);
+    const data = uploadTensor(device, name, [length], 'f32', decodeToF32(assertSupportedType(info, fileName), bytes));
+    buffers.push(data);
+    return data;
+  };
+
+  const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
+  const tokenEmbedding = await matrix(GGUF_NAMES.tokenEmbedding, vocabSize, dim);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < config.nLayers; i++) {
+    const n = GGUF_NAMES.layer(i);
+    layers.push({
+      attnNorm: await vector(n.attnNorm, dim),
+      wq: await matrix(n.wq, qDim, dim),
+      wk: await matrix(n.wk, kvDim, dim),
+      wv: await matrix(n.wv, kvDim, dim),
+      wo: await matrix(n.wo, dim, qDim),
+      ffnNorm: await vector(n.ffnNorm, dim),
+      wGate: await matrix(n.wGate, hiddenDim, dim),
+      wUp: await matrix(n.wUp, hiddenDim, dim),
+      wDown: await matrix(n.wDown, dim, hiddenDim),
+    });
+  }
+  const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
+  const output = byName.has(GGUF_NAMES.output) ? await matrix(GGUF_NAMES.output, vocabSize, dim) : tokenEmbedding;
+  return {
+    tokenEmbedding, layers, outputNorm, output, totalBytes,
+    destroy: () => buffers.forEach((t) => t.buffer.destroy()),
+  };
+}

@@ -1,0 +1,141 @@
+// A loaded Llama model on one device: weights, workspace, and the two plans (decode: 1 token, prefill: a chunk).
+// The per-token path writes the 8-byte step uniform, encodes one pass, submits once and reads back 4 bytes.
+import type { GgufFile } from '@qgpu/formats';
+import { PipelineCache, type DeviceContext, type Plan } from '@qgpu/gpu';
+import { llamaConfigFromGguf, type LlamaConfig } from './config.ts';
+import { buildForwardPlan } from './forward.ts';
+import { loadLlamaWeights, type LlamaWeights } from './load.ts';
+import { createWorkspace, type Workspace } from './workspace.ts';
+
+export interface LlamaModelOptions {
+  /** KV-cache length in tokens (default: the model's trained context). */
+  contextLength?: number;
+  /** Tokens per prefill dispatch (default 32). */
+  prefillChunk?: number;
+  onProgress?: (phase: 'weights' | 'pipelines', loadedBytes: number, totalBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export class LlamaModel {
+  private readonly tokenReadback: GPUBuffer;
+  private readonly logitsReadback: GPUBuffer;
+
+  private constructor(
+    readonly ctx: DeviceContext,
+    readonly config: LlamaConfig,
+    readonly weights: LlamaWeights,
+    readonly workspace: Workspace,
+    private readonly decodePlan: Plan,
+    private readonly prefillPlan: Plan,
+  ) {
+    const device = ctx.device;
+    this.tokenReadback = device.createBuffer({ label: 'next_token.readback', size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.logitsReadback = device.createBuffer({
+      label: 'logits.readback',
+      size: workspace.logits.byteLength,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  static async load(ctx: DeviceContext, file: GgufFile, options: LlamaModelOptions = {}): Promise<LlamaModel> {
+    const config = llamaConfigFromGguf(file);
+    const seqLen = Math.min(options.contextLength ?? config.contextLength, config.contextLength);
+    const chunk = Math.max(1, Math.min(options.prefillChunk ?? 32, seqLen));
+    const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal);
+    const workspace = createWorkspace(ctx.device, config, seqLen, chunk);
+    try {
+      options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
+      const cache = new PipelineCache(ctx, 'f32');
+      const [decodePlan, prefillPlan] = await Promise.all([
+        buildForwardPlan(cache, config, weights, workspace, 1, 'decode'),
+        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill'),
+      ]);
+      return new LlamaModel(ctx, config, weights, workspace, decodePlan, prefillPlan);
+    } catch (error) {
+      weights.destroy();
+      workspace.destroy();
+      throw error;
+    }
+  }
+
+  get contextLength(): number {
+    return this.workspace.seqLen;
+  }
+
+  private submitStep(plan: Plan, pos: number, nTokens: number, after?: (encoder: GPUCommandEncoder) => void): void {
+    const { device } = this.ctx;
+    device.queue.writeBuffer(this.workspace.stepBuffer, 0, new Uint32Array([pos, nTokens]));
+    const encoder = device.createCommandEncoder({ label: plan.label });
+    const pass = encoder.beginComputePass({ label: plan.label });
+    plan.encode(pass);
+    pass.end();
+    after?.(encoder);
+    device.queue.submit([encoder.finish()]);
+  }
+
+  private checkTokens(tokens: readonly number[], startPos: number): void {
+    if (startPos + tokens.length > this.contextLength) {
+      throw new RangeError(`context full: ${startPos + tokens.length} tokens exceed the context of ${this.contextLength}`);
+    }
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new RangeError(`token id ${t} is outside the vocabulary (${this.config.vocabSize})`);
+    }
+  }
+
+  /**
+   * Runs `tokens` at positions startPos.. through the model in prefill chunks, filling the KV cache. Returns the
+   * greedy next token; with `logitsOf = 'all'` also every row's logits, with 'last' only the last row's.
+   */
+  async forward(tokens: readonly number[], startPos: number, logitsOf: 'none' | 'last' | 'all' = 'none'): Promise<{ next: number; logits: Float32Array[] }> {
+    if (tokens.length === 0) throw new RangeError('forward needs at least one token');
+    this.checkTokens(tokens, startPos);
+    const chunk = this.workspace.chunkTokens;
+    const vocab = this.config.vocabSize;
+    const logits: Float32Array[] = [];
+    for (let at = 0; at < tokens.length; at += chunk) {
+      const ids = tokens.slice(at, at + chunk);
+      const isLast = at + chunk >= tokens.length;
+      const rowsWanted = logitsOf === 'all' ? ids.length : logitsOf === 'last' && isLast ? 1 : 0;
+      const firstRow = ids.length - rowsWanted;
+      this.ctx.device.queue.writeBuffer(this.workspace.tokens.buffer, 0, new Uint32Array(ids));
+      const plan = ids.length === 1 ? this.decodePlan : this.prefillPlan;
+      this.submitStep(plan, startPos + at, ids.length, (encoder) => {
+        if (rowsWanted > 0) encoder.copyBufferToBuffer(this.workspace.logits.buffer, firstRow * vocab * 4, this.logitsReadback, 0, rowsWanted * vocab * 4);
+        if (isLast) encoder.copyBufferToBuffer(this.workspace.tokens.buffer, 0, this.tokenReadback, 0, 4);
+      });
+      if (rowsWanted > 0) {
+        await this.logitsReadback.mapAsync(GPUMapMode.READ, 0, rowsWanted * vocab * 4);
+        const all = new Float32Array(this.logitsReadback.getMappedRange(0, rowsWanted * vocab * 4).slice(0));
+        this.logitsReadback.unmap();
+        for (let r = 0; r < rowsWanted; r++) logits.push(all.subarray(r * vocab, (r + 1) * vocab));
+      }
+    }
+    return { next: await this.readNextToken(), logits };
+  }
+
+  /**
+   * One greedy decode step: the previous argmax already sits in tokens[0] on the GPU, so nothing but the step
+   * uniform is written. Returns the token generated at position pos + 1.
+   */
+  async decodeGreedy(pos: number): Promise<number> {
+    if (pos >= this.contextLength) throw new RangeError(`context full at position ${pos}`);
+    this.submitStep(this.decodePlan, pos, 1, (encoder) => encoder.copyBufferToBuffer(this.workspace.tokens.buffer, 0, this.tokenReadback, 0, 4));
+    return this.readNextToken();
+  }
+
+  private async readNextToken(): Promise<number> {
+    await this.tokenReadback.mapAsync(GPUMapMode.READ);
+    const id = new Uint32Array(this.tokenReadback.getMappedRange())[0]!;
+    this.tokenReadback.unmap();
+    return id;
+  }
+
+  destroy(): void {
+    this.decodePlan.destroy();
+    this.prefillPlan.destroy();
+    this.weights.destroy();
+    this.workspace.destroy();
+    this.tokenReadback.destroy();
+    this.logitsReadback.destroy();
+  }
+}

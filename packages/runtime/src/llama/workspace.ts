@@ -1,0 +1,85 @@
+// Every activation buffer and the KV cache, allocated once at load (llama2.c's RunState). Buffers are sized for the
+// prefill chunk; the decode plan binds the same buffers and uses their first row.
+import { createTensor, type GpuTensor } from '@qgpu/gpu';
+import type { LlamaConfig } from './config.ts';
+
+export interface Workspace {
+  readonly chunkTokens: number;
+  readonly seqLen: number;
+  readonly tokens: GpuTensor;   // [chunk] u32 — input ids; argmax writes the next greedy id into element 0
+  readonly x: GpuTensor;        // [chunk, dim] residual stream
+  readonly xb: GpuTensor;       // [chunk, dim] normed input of attention / FFN
+  readonly q: GpuTensor;        // [chunk, q_dim]
+  readonly k: GpuTensor;        // [chunk, kv_dim]
+  readonly v: GpuTensor;        // [chunk, kv_dim]
+  readonly attOut: GpuTensor;   // [chunk, q_dim]
+  readonly proj: GpuTensor;     // [chunk, dim] output of wo and of w_down, added to x
+  readonly gate: GpuTensor;     // [chunk, hidden_dim]
+  readonly up: GpuTensor;       // [chunk, hidden_dim]
+  readonly scores: GpuTensor;   // [chunk, n_heads, seq_len] attention scratch
+  readonly logits: GpuTensor;   // [chunk, vocab]
+  readonly ropeTable: GpuTensor; // [seq_len, rope_dim / 2] (cos, sin)
+  readonly kCache: readonly GpuTensor[]; // per layer [seq_len, kv_dim]
+  readonly vCache: readonly GpuTensor[];
+  readonly stepBuffer: GPUBuffer; // uniform Step { pos, n_tokens }
+  readonly byteSize: number;
+  destroy(): void;
+}
+
+/**
+ * cos/sin of pos·θ_i for every position and rotated pair, computed in double precision once (θ_i = base^(−2i/rope_dim)),
+ * so long positions do not lose accuracy the way per-token f32 or f16 evaluation on the GPU would.
+ */
+export function ropeTableLlama(seqLen: number, ropeDim: number, freqBase: number): Float32Array<ArrayBuffer> {
+  const half = ropeDim / 2;
+  const table = new Float32Array(seqLen * half * 2);
+  for (let pos = 0; pos < seqLen; pos++) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(freqBase, (-2 * i) / ropeDim);
+      table[(pos * half + i) * 2] = Math.cos(angle);
+      table[(pos * half + i) * 2 + 1] = Math.sin(angle);
+    }
+  }
+  return table;
+}
+
+export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number): Workspace {
+  const { dim, qDim, kvDim, hiddenDim, vocabSize, nHeads, ropeDim } = config;
+  const owned: GpuTensor[] = [];
+  const make = (label: string, shape: number[], dtype: 'f32' | 'u32' = 'f32') => {
+    const t = createTensor(device, label, shape, dtype);
+    owned.push(t);
+    return t;
+  };
+  const ropeTable = make('rope_table', [seqLen, ropeDim / 2, 2]);
+  device.queue.writeBuffer(ropeTable.buffer, 0, ropeTableLlama(seqLen, ropeDim, config.ropeFreqBase));
+  const stepBuffer = device.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const ws = {
+    chunkTokens,
+    seqLen,
+    tokens: make('tokens', [chunkTokens], 'u32'),
+    x: make('x', [chunkTokens, dim]),
+    xb: make('xb', [chunkTokens, dim]),
+    q: make('q', [chunkTokens, qDim]),
+    k: make('k', [chunkTokens, kvDim]),
+    v: make('v', [chunkTokens, kvDim]),
+    attOut: make('att_out', [chunkTokens, qDim]),
+    proj: make('proj', [chunkTokens, dim]),
+    gate: make('gate', [chunkTokens, hiddenDim]),
+    up: make('up', [chunkTokens, hiddenDim]),
+    scores: make('scores', [chunkTokens, nHeads, seqLen]),
+    logits: make('logits', [chunkTokens, vocabSize]),
+    ropeTable,
+    kCache: Array.from({ length: config.nLayers }, (_, l) => make(`k_cache.${l}`, [seqLen, kvDim])),
+    vCache: Array.from({ length: config.nLayers }, (_, l) => make(`v_cache.${l}`, [seqLen, kvDim])),
+    stepBuffer,
+  };
+  return {
+    ...ws,
+    byteSize: owned.reduce((sum, t) => sum + t.byteLength, 16),
+    destroy: () => {
+      owned.forEach((t) => t.buffer.destroy());
+      stepBuffer.destroy();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// One function per op: check shapes, choose the kernel variant, record a dispatch. Geometry never depends on the
+// token position, so a plan stays valid for every step.
+import { type GpuTensor, type PlanBuilder } from '@qgpu/gpu';
+import * as kernels from '@qgpu/shaders';
+import type { Weight } from './llama/load.ts';
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled variant ${JSON.stringify(x)}`);
+}
+
+/** Views the first `rows` rows of a [chunk, …] activation tensor (the decode plan uses row 0 only). */
+export function rowsOf(t: GpuTensor, rows: number): GpuTensor {
+  const [, ...inner] = t.shape;
+  return { ...t, shape: [rows, ...inner] };
+}
+
+/** Splits a large 1-D workgroup count over x and y so neither exceeds the per-dimension limit. */
+function split(count: number, limit: number): [number, number] {
+  const x = Math.min(count, limit);
+  return [x, Math.ceil(count / x)];
+}
+
+/** out[t] = embedding row of tokens[t]. */
+export function embed(p: PlanBuilder, table: Weight, tokens: GpuTensor, out: GpuTensor, nTokens: number): void {
+  const [vocabSize, dim] = [table.rows, table.cols];
+  const wg = kernels.embed_f32.overrides.WG_SIZE;
+  const spec = { params: { dim, vocab_size: vocabSize }, workgroups: [Math.ceil(dim / wg), nTokens] as const };
+  switch (table.format) {
+    case 'f32': return p.dispatch(kernels.embed_f32, { ...spec, bindings: { tokens, table: table.data, out } });
+    case 'f16': return p.dispatch(kernels.embed_f16, { ...spec, bindings: { tokens, table: table.data, out } });
+    default: return assertNever(table.format);
+  }
+}
+
+/** out[r] = rms_norm(x[r]) · weight for the first nTokens rows. */
+export function rmsNorm(p: PlanBuilder, x: GpuTensor, weight: GpuTensor, out: GpuTensor, nTokens: number, eps: number): void {
+  const dim = weight.shape[0]!;
+  p.dispatch(kernels.rms_norm, { params: { dim, eps }, bindings: { x, weight, out }, workgroups: [nTokens] });
+}
+
+/** out[t] = W · x[t]. */
+export function linear(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string): void {
+  const [wx, wy] = split(w.rows, p.ctx.limits.maxComputeWorkgroupsPerDimension);
+  const spec = { params: { rows: w.rows, cols: w.cols }, workgroups: [wx, wy, nTokens] as const, label };
+  switch (w.format) {
+    case 'f32': return p.dispatch(kernels.matmul_f32, { ...spec, bindings: { x, weight: w.data, out } });
+    case 'f16': return p.dispatch(kernels.matmul_f16, { ...spec, bindings: { x, weight: w.data, out } });
+    default: return assertNever(w.format);
+  }
+}
+
+/** Rotates each head of x in place by its position (GGUF llama RoPE, adjacent pairs). */
+export function ropeLlama(p: PlanBuilder, x: GpuTensor, table: GpuTensor, nHeads: number, headDim: number, ropeDim: number, nTokens: number): void {
+  const pairs = nHeads * (ropeDim / 2);
+  const wg = kernels.rope_llama.overrides.WG_SIZE;
+  p.dispatch(kernels.rope_llama, {
+    params: { n_heads: nHeads, head_dim: headDim, rope_dim: ropeDim, max_pos: table.shape[0]! },
+    bindings: { cos_sin: table, x },
+    workgroups: [Math.ceil(pairs / wg), nTokens],
+  });
+}
+
+export function kvWrite(p: PlanBuilder, k: GpuTensor, v: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, nTokens: number): void {
+  const [seqLen, kvDim] = kCache.shape as [number, number];
+  const wg = kernels.kv_write.overrides.WG_SIZE;
+  p.dispatch(kernels.kv_write, {
+    params: { kv_dim: kvDim, seq_len: seqLen },
+    bindings: { k, v, k_cache: kCache, v_cache: vCache },
+    workgroups: [Math.ceil(kvDim / wg), nTokens],
+  });
+}
+
+export function attention(
+  p: PlanBuilder, q: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, scores: GpuTensor, out: GpuTensor,
+  dims: { nHeads: number; nKvHeads: number; headDim: number }, nTokens: number,
+): void {
+  const seqLen = kCache.shape[0]!;
+  p.dispatch(kernels.attention, {
+    params: { n_heads: dims.nHeads, n_kv_heads: dims.nKvHeads, head_dim: dims.headDim, seq_len: seqLen, scale: 1 / Math.sqrt(dims.headDim) },
+    bindings: { q, k_cache: kCache, v_cache: vCache, scores, out },
+    workgroups: [dims.nHeads, nTokens],
+  });
+}
+
+/** x += y over n elements. */
+export function addInPlace(p: PlanBuilder, x: GpuTensor, y: GpuTensor, n: number): void {
+  p.dispatch(kernels.add_inplace, { params: { n }, bindings: { x, y }, workgroups: [Math.ceil(n / kernels.add_inplace.overrides.WG_SIZE)] });
+}
+
+/** gate = silu(gate) · up over n elements. */
+export function siluMul(p: PlanBuilder, gate: GpuTensor, up: GpuTensor, n: number): void {
+  p.dispatch(kernels.silu_mul, { params: { n }, bindings: { gate, up }, workgroups: [Math.ceil(n / kernels.silu_mul.overrides.WG_SIZE)] });
+}
+
+/** out[0] = argmax of the last token's logits. */
+export function argmax(p: PlanBuilder, logits: GpuTensor, out: GpuTensor, vocabSize: number): void {
+  p.dispatch(kernels.argmax, { params: { vocab_size: vocabSize }, bindings: { logits, out }, workgroups: [1] });
+}

@@ -1,0 +1,45 @@
+// rms_norm — out[r] = x[r] * inverseSqrt(mean(x[r]²) + eps) * weight, for every row r
+//
+// Bindings (group 0)         Shape            Type
+//   params   uniform         —                Params { dim, eps }
+//   x        read            [rows, dim]      act
+//   weight   read            [dim]            f32
+//   out      read_write      [rows, dim]      act
+// Dispatch: one workgroup per row; WG_SIZE threads stride over dim, then a tree reduction in f32.
+// Overrides: WG_SIZE — power of two, ≤ maxComputeInvocationsPerWorkgroup.
+
+override WG_SIZE: u32 = 64u;
+
+struct Params {
+  dim: u32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<act>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<act>;
+
+var<workgroup> partial: array<f32, WG_SIZE>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let base = wg.x * params.dim;
+  var sum_sq = 0.0;
+  for (var i = lid; i < params.dim; i += WG_SIZE) {
+    let v = f32(x[base + i]);
+    sum_sq += v * v;
+  }
+  partial[lid] = sum_sq;
+  workgroupBarrier();
+  for (var stride = WG_SIZE / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let inv_rms = inverseSqrt(partial[0] / f32(params.dim) + params.eps);
+  for (var i = lid; i < params.dim; i += WG_SIZE) {
+    out[base + i] = act(f32(x[base + i]) * inv_rms * weight[i]);
+  }
+}
