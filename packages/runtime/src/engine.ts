@@ -4,15 +4,25 @@ import { blobSource, bytesSource, readGguf, urlSource, type ByteSource } from '@
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import type { Engine, EngineInfo, GenerateOptions, GenerateResult, LoadOptions, ModelInfo, ModelSource, TextCallback } from './engine-api.ts';
+import { llamaConfigFromGguf } from './llama/config.ts';
+import { checkLlamaTensors } from './llama/load.ts';
 import { LlamaModel } from './llama/model.ts';
 import { sampleTemperature, seededRandom } from './sampling.ts';
 
 export interface EngineOptions {
   /** The WebGPU entry point: `navigator.gpu` in browsers (the default), Dawn's `GPU` in Node. */
   gpu?: GPU;
+  /** An already created device to share (tests, apps that own their device); takes precedence over `gpu`. */
+  deviceContext?: DeviceContext;
 }
 
-export async function openSource(source: ModelSource, signal?: AbortSignal): Promise<ByteSource> {
+function isByteSource(source: ModelSource | ByteSource): source is ByteSource {
+  return typeof source === 'object' && 'read' in source && typeof source.read === 'function' && !(source instanceof Blob);
+}
+
+/** Turns whatever the caller gave into random-access bytes (URL: HTTP range requests; Blob/File: slices). */
+export async function openSource(source: ModelSource | ByteSource, signal?: AbortSignal): Promise<ByteSource> {
+  if (isByteSource(source)) return source;
   if (typeof source === 'string') return urlSource(source, signal ? { signal } : {});
   if (source instanceof Uint8Array) return bytesSource(source);
   return blobSource(source);
@@ -29,19 +39,23 @@ export class LocalEngine implements Engine {
   private loaded: Loaded | undefined;
   private busy = false;
 
-  constructor(private readonly options: EngineOptions = {}) {}
+  constructor(private readonly options: EngineOptions = {}) {
+    this.ctx = options.deviceContext;
+  }
 
   private async device(): Promise<DeviceContext> {
     this.ctx ??= await createDeviceContext(this.options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu);
     return this.ctx;
   }
 
-  async load(source: ModelSource, options: LoadOptions = {}): Promise<ModelInfo> {
+  /** Loads a GGUF model. In-process callers may also pass any ByteSource (e.g. a Node file handle). */
+  async load(source: ModelSource | ByteSource, options: LoadOptions = {}): Promise<ModelInfo> {
     await this.unload();
-    const ctx = await this.device();
     options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes: 0 });
     const file = await readGguf(await openSource(source));
     const tokenizer = new SpmTokenizer(spmVocabFromGguf(file.metadata));
+    checkLlamaTensors(file, llamaConfigFromGguf(file));
+    const ctx = await this.device();
     const model = await LlamaModel.load(ctx, file, {
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
       onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),

@@ -33,7 +33,11 @@ export interface LoadProgressSink {
   (loadedBytes: number, totalBytes: number): void;
 }
 
-export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal): Promise<LlamaWeights> {
+/**
+ * Finds every tensor the model needs and checks its type, before any device work or data read: a quantized or
+ * incomplete file fails at once with a message naming the tensor. Returns the tensors by name.
+ */
+export function checkLlamaTensors(file: GgufFile, config: LlamaConfig): { find: (name: string) => GgufTensorInfo; names: string[]; hasOutput: boolean } {
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   const fileName = file.source.name;
   const find = (name: string): GgufTensorInfo => {
@@ -41,10 +45,16 @@ export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config
     if (!t) throw new FormatError(`${fileName}: missing tensor '${name}'`);
     return t;
   };
-  // Check every type before reading any data: a quantized file fails at once with a clear message.
-  const names = [GGUF_NAMES.tokenEmbedding, GGUF_NAMES.outputNorm, ...(byName.has(GGUF_NAMES.output) ? [GGUF_NAMES.output] : []),
+  const hasOutput = byName.has(GGUF_NAMES.output);
+  const names = [GGUF_NAMES.tokenEmbedding, GGUF_NAMES.outputNorm, ...(hasOutput ? [GGUF_NAMES.output] : []),
     ...Array.from({ length: config.nLayers }, (_, i) => Object.values(GGUF_NAMES.layer(i))).flat()];
   for (const n of names) assertSupportedType(find(n), fileName);
+  return { find, names, hasOutput };
+}
+
+export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal): Promise<LlamaWeights> {
+  const fileName = file.source.name;
+  const { find, names, hasOutput } = checkLlamaTensors(file, config);
   const totalBytes = names.reduce((sum, n) => sum + find(n).byteLength, 0);
   let loadedBytes = 0;
   const buffers: GpuTensor[] = [];
@@ -97,7 +107,7 @@ export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config
     });
   }
   const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
-  const output = byName.has(GGUF_NAMES.output) ? await matrix(GGUF_NAMES.output, vocabSize, dim) : tokenEmbedding;
+  const output = hasOutput ? await matrix(GGUF_NAMES.output, vocabSize, dim) : tokenEmbedding;
   return {
     tokenEmbedding, layers, outputNorm, output, totalBytes,
     destroy: () => buffers.forEach((t) => t.buffer.destroy()),

@@ -1,0 +1,108 @@
+// qgpu — the command-line interface (Node, Dawn). `pnpm qgpu <command> --help` lists each command's options.
+// Every failure prints one line `qgpu: <message>` on stderr and exits non-zero.
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { readGguf } from '@qgpu/formats';
+import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
+import { createEngine } from '@qgpu/runtime';
+import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
+import { nodeFileSource } from './node-file.ts';
+import { scoreText } from './score.ts';
+
+const USAGE = `usage:
+  qgpu run --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A]
+  qgpu tokenize --model FILE --text TEXT [--json]
+  qgpu score --model FILE --text-file FILE [--json] [--adapter A]
+adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  text: { type: 'string' },
+  'text-file': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  seed: { type: 'string' },
+  adapter: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+function numberOption(value: string | undefined, name: string, fallback: number, integer: boolean): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got '${value}'`);
+  }
+  return n;
+}
+
+function required(value: string | undefined, name: string): string {
+  if (value === undefined) throw new UsageError(`--${name} is required\n${USAGE}`);
+  return value;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false });
+  if (!command || command === '--help' || values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const adapter = (values.adapter ?? process.env.QGPU_ADAPTER ?? 'auto') as NodeAdapterName;
+  const modelPath = required(values.model, 'model');
+
+  switch (command) {
+    case 'tokenize': {
+      const file = await readGguf(await nodeFileSource(modelPath));
+      const tokenizer = new SpmTokenizer(spmVocabFromGguf(file.metadata));
+      const ids = tokenizer.encode(required(values.text, 'text'));
+      console.log(values.json ? JSON.stringify({ ids }) : ids.join(' '));
+      return;
+    }
+    case 'run': {
+      const prompt = required(values.prompt, 'prompt');
+      const engine = createEngine({ gpu: nodeGpu(adapter) });
+      await engine.load(await nodeFileSource(modelPath));
+      const options = {
+        maxTokens: numberOption(values['max-tokens'], 'max-tokens', 64, true),
+        temperature: numberOption(values.temperature, 'temperature', 0, false),
+        seed: numberOption(values.seed, 'seed', 0, true),
+      };
+      const onText = values.json ? undefined : (piece: string) => process.stdout.write(piece);
+      const result = await engine.generate(prompt, options, onText);
+      if (values.json) {
+        const { promptIds, generatedIds, text, stopReason, stats } = result;
+        console.log(JSON.stringify({ prompt_ids: promptIds, generated_ids: generatedIds, text, stop_reason: stopReason, stats, adapter: (await engine.info()).adapter }));
+      } else {
+        process.stdout.write('\n');
+        const s = result.stats;
+        console.error(`[${s.promptTokens} prompt tokens, ${s.generatedTokens} generated; prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s]`);
+      }
+      return;
+    }
+    case 'score': {
+      const text = await readFile(required(values['text-file'], 'text-file'), 'utf8').catch(() => {
+        throw new UsageError(`${values['text-file']}: cannot read the text file`);
+      });
+      const engine = createEngine({ gpu: nodeGpu(adapter) });
+      await engine.load(await nodeFileSource(modelPath));
+      const result = await scoreText(engine, text);
+      console.log(values.json ? JSON.stringify(result) : `ppl ${result.ppl.toFixed(4)} over ${result.positions.length} predictions`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`qgpu: ${message}`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);
