@@ -28,7 +28,7 @@ const tolFor = (act: Prelude, kind: 'f32Elementwise' | 'f32Kernel') => (act === 
 const actDType = (act: Prelude): DType => act;
 
 describe.skipIf(!gpu.ctx)(`kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped: ${gpu.reason})`}`, () => {
-  describe.each(ACTS)('act=%s', (act) => describe.skipIf(act === 'f16' && noF16)(act === 'f16' && noF16 ? 'skipped: no shader-f16' : 'variants', () => {
+  describe.each(ACTS)('act=%s', (act) => { describe.skipIf(act === 'f16' && noF16)(act === 'f16' && noF16 ? 'skipped: no shader-f16' : 'variants', () => {
     it.each([[1, 1], [3, 33], [2, 257], [1, 1000]])('rms_norm rows=%i dim=%i', async (rows, dim) => {
       const x = roundAct(randomFloats(rows * dim, rows * dim, 2), act);
       const weight = randomFloats(7, dim, 1);
@@ -149,7 +149,7 @@ describe.skipIf(!gpu.ctx)(`kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped:
       await runKernel(ctx, act, kernels.silu_mul, { params: { n: count }, bindings: { gate, up: uploadAct('up', [count], b, act) }, workgroups: [wg] });
       expectClose(await readAct(gate, count), ref.siluMul(a, b), tolFor(act, 'f32Elementwise'), 'silu_mul');
     });
-  }));
+  }); });
 
   it.each([1, 257, 1001])('argmax vocab=%i reads the last token row and breaks ties to the lower index', async (vocab) => {
     const rows = 2;
