@@ -48,7 +48,8 @@ export interface GgufFile {
   readonly source: ByteSource;
 }
 
-const HEADER_CHUNK_BYTES = 1 << 20;
+// Large enough that most headers (vocab arrays included) take one or two reads, small enough not to pull in weights.
+const HEADER_CHUNK_BYTES = 256 << 10;
 /** Guards against absurd counts in corrupted headers before anything is allocated for them. */
 const MAX_COUNT = 1 << 28;
 
