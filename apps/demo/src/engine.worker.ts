@@ -1,0 +1,3 @@
+import { exposeEngine } from '@qgpu/worker/host';
+
+exposeEngine();

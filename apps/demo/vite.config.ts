@@ -1,0 +1,29 @@
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+import { modelsMiddleware } from './models-middleware.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+// The shared fixtures live beside the repository; QGPU_FIXTURES points elsewhere (CI caches, other checkouts).
+const sharedDir = process.env.QGPU_FIXTURES ? resolve(process.env.QGPU_FIXTURES) : resolve(here, '../../../shared');
+const modelsDir = resolve(sharedDir, 'models');
+
+// Registered in the hook itself (not in a returned function) so it runs before Vite's own static serving.
+function serveModels(): Plugin {
+  return {
+    name: 'qgpu-models',
+    configureServer(server) { server.middlewares.use(modelsMiddleware(modelsDir)); },
+    configurePreviewServer(server) { server.middlewares.use(modelsMiddleware(modelsDir)); },
+  };
+}
+
+export default defineConfig({
+  root: here,
+  plugins: [serveModels()],
+  server: { port: Number(process.env.PORT ?? 5173), strictPort: true },
+  preview: { port: Number(process.env.PORT ?? 4173), strictPort: true },
+  // Pre-bundled at startup: discovering it on first page load makes Vite reload the page mid-run.
+  optimizeDeps: { include: ['comlink'] },
+  worker: { format: 'es' },
+  build: { target: 'es2022' },
+});
