@@ -137,7 +137,7 @@ async function generate(): Promise<void> {
   const s = result.stats;
   ui.stats.textContent = `${s.promptTokens} prompt tokens in ${s.prefillMs.toFixed(0)} ms (${s.prefillTokensPerSecond.toFixed(1)} tok/s); ` +
     `${s.generatedTokens} generated, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s; stop: ${result.stopReason}`;
-  setStatus('done');
+  setStatus(result.stopReason === 'aborted' ? 'stopped' : 'done');
 }
 
 /** Runs a UI action; errors land in #error unless Stop has superseded the action. */
@@ -147,7 +147,12 @@ function run(action: () => Promise<void>): void {
 }
 
 function stop(): void {
-  // The engine has no cancellation, so Stop ends the worker; the next Load or Generate starts a fresh one.
+  if (document.body.dataset.status === 'generating') {
+    // The engine finishes the current token and resolves generate() with stopReason 'aborted'; the model stays loaded.
+    void engine.abort();
+    return;
+  }
+  // Loading cannot be interrupted inside the engine yet, so Stop ends the worker; the next action starts a fresh one.
   task++;
   engine.terminate();
   engine = startWorker();

@@ -42,7 +42,7 @@ export interface GenerateResult {
   readonly promptIds: number[];
   readonly generatedIds: number[];
   readonly text: string;
-  readonly stopReason: 'max_tokens' | 'eos' | 'context_full';
+  readonly stopReason: 'max_tokens' | 'eos' | 'context_full' | 'aborted';
   readonly stats: GenerateStats;
 }
 
@@ -81,5 +81,7 @@ export interface Engine {
   generate(prompt: string, options?: GenerateOptions, onText?: TextCallback): Promise<GenerateResult>;
   tokenize(text: string, addBos?: boolean): Promise<number[]>;
   info(): Promise<EngineInfo>;
+  /** Stops the running generation after the current token; its `generate` call resolves with stopReason 'aborted'. */
+  abort(): Promise<void>;
   unload(): Promise<void>;
 }

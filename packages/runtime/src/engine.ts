@@ -38,6 +38,7 @@ export class LocalEngine implements Engine {
   private ctx: DeviceContext | undefined;
   private loaded: Loaded | undefined;
   private busy = false;
+  private abortRequested = false;
 
   constructor(private readonly options: EngineOptions = {}) {
     this.ctx = options.deviceContext;
@@ -92,6 +93,7 @@ export class LocalEngine implements Engine {
       throw new RangeError(`the prompt has ${promptIds.length} tokens but the context holds ${model.contextLength}`);
     }
     this.busy = true;
+    this.abortRequested = false;
     try {
       const random = seededRandom(options.seed ?? 0);
       const decoder = tokenizer.createDecoder();
@@ -118,6 +120,7 @@ export class LocalEngine implements Engine {
           if (options.stopAtEos !== false && next === tokenizer.eosId) { stopReason = 'eos'; break; }
           emit(next);
           if (generatedIds.length >= maxTokens) break;
+          if (this.abortRequested) { stopReason = 'aborted'; break; }
           if (pos >= model.contextLength) { stopReason = 'context_full'; break; }
           if (temperature === 0) {
             next = await model.decodeGreedy(pos);
@@ -150,6 +153,10 @@ export class LocalEngine implements Engine {
     } finally {
       this.busy = false;
     }
+  }
+
+  async abort(): Promise<void> {
+    if (this.busy) this.abortRequested = true;
   }
 
   async info(): Promise<EngineInfo> {

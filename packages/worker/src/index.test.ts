@@ -32,6 +32,7 @@ class FakeEngine implements Engine {
   }
   async tokenize(): Promise<number[]> { return [1, 2]; }
   async info() { return { adapter: null, model: info }; }
+  async abort(): Promise<void> {}
   async unload(): Promise<void> {}
 }
 

@@ -44,6 +44,7 @@ export function createWorkerEngine(worker: Worker): WorkerEngine {
     generate: (prompt, options, onText) => guard(remote.generate(prompt, options, onText)),
     tokenize: (text, addBos) => guard(remote.tokenize(text, addBos)),
     info: () => guard(remote.info()),
+    abort: () => guard(remote.abort()),
     unload: () => guard(remote.unload()),
     terminate() {
       worker.terminate();

@@ -64,6 +64,21 @@ describe.skipIf(!gpu.ctx)(`Llama forward on ${gpu.adapter}${gpu.ctx ? '' : ` (sk
     model.destroy();
   });
 
+  it('abort() stops a running generation after the current token and leaves the engine usable', async () => {
+    const engine = createEngine({ deviceContext: ctx });
+    await engine.load(readSharedBytes('models/stories260K/stories260K-f32.gguf'));
+    let pieces = 0;
+    const aborted = await engine.generate(f32.greedy.prompt, { maxTokens: 200, temperature: 0 }, () => {
+      if (++pieces === 3) void engine.abort();
+    });
+    expect(aborted.stopReason).toBe('aborted');
+    expect(aborted.generatedIds.length).toBeLessThan(10);
+    expect(aborted.generatedIds).toEqual(f32.greedy.generated_ids.slice(0, aborted.generatedIds.length));
+    const again = await engine.generate(f32.greedy.prompt, { maxTokens: 64, temperature: 0 });
+    expect(again.generatedIds).toEqual(f32.greedy.generated_ids);
+    await engine.unload();
+  });
+
   it.each(['stories260K-q8_0.gguf', 'stories260K-q4_0.gguf', 'stories260K-pad256-q4_k_m.gguf'])('%s is rejected with a clear error', async (file) => {
     await expect(LlamaModel.load(ctx, await openModel(file))).rejects.toThrow(/has type Q\w+, which this version of qgpu cannot load yet/);
   });
