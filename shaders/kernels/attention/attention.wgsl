@@ -12,6 +12,7 @@
 //   sum through workgroup reductions), then out = Σ softmax·v. Query head h reads KV head h / (n_heads / n_kv_heads).
 // Overrides: WG_SIZE — power of two.
 //! import "lib/step.wgsl"
+//! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
 
@@ -29,8 +30,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v_cache: array<f32>;
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<act>;
-
-var<workgroup> partial: array<f32, WG_SIZE>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -56,16 +55,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     scores[score_base + p] = s;
     local_max = max(local_max, s);
   }
-  partial[lid] = local_max;
-  workgroupBarrier();
-  for (var stride = WG_SIZE / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      partial[lid] = max(partial[lid], partial[lid + stride]);
-    }
-    workgroupBarrier();
-  }
-  let row_max = partial[0];
-  workgroupBarrier();
+  let row_max = workgroup_max(lid, local_max);
 
   var local_sum = 0.0;
   for (var p = lid; p < n_positions; p += WG_SIZE) {
@@ -73,15 +63,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     scores[score_base + p] = e;
     local_sum += e;
   }
-  partial[lid] = local_sum;
-  workgroupBarrier();
-  for (var stride = WG_SIZE / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let inv_sum = 1.0 / partial[0];
+  let inv_sum = 1.0 / workgroup_sum(lid, local_sum);
   // Other threads wrote the exponentials this pass reads.
   storageBarrier();
 

@@ -9,6 +9,8 @@
 //   WG_SIZE threads stride over cols and reduce in f32 through workgroup memory.
 // Overrides: WG_SIZE — power of two.
 
+//! import "lib/reduce.wgsl"
+
 override WG_SIZE: u32 = 64u;
 
 struct Params {
@@ -20,8 +22,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<act>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<act>;
-
-var<workgroup> partial: array<f32, WG_SIZE>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(
@@ -40,15 +40,8 @@ fn main(
   for (var c = lid; c < params.cols; c += WG_SIZE) {
     acc += weight[row_base + c] * f32(x[x_base + c]);
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var stride = WG_SIZE / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lid, acc);
   if (lid == 0u) {
-    out[token * params.rows + row] = act(partial[0]);
+    out[token * params.rows + row] = act(total);
   }
 }

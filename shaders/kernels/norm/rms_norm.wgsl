@@ -8,6 +8,8 @@
 // Dispatch: one workgroup per row; WG_SIZE threads stride over dim, then a tree reduction in f32.
 // Overrides: WG_SIZE — power of two, ≤ maxComputeInvocationsPerWorkgroup.
 
+//! import "lib/reduce.wgsl"
+
 override WG_SIZE: u32 = 64u;
 
 struct Params {
@@ -20,8 +22,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<act>;
 
-var<workgroup> partial: array<f32, WG_SIZE>;
-
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let base = wg.x * params.dim;
@@ -30,15 +30,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     let v = f32(x[base + i]);
     sum_sq += v * v;
   }
-  partial[lid] = sum_sq;
-  workgroupBarrier();
-  for (var stride = WG_SIZE / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let inv_rms = inverseSqrt(partial[0] / f32(params.dim) + params.eps);
+  let total_sq = workgroup_sum(lid, sum_sq);
+  let inv_rms = inverseSqrt(total_sq / f32(params.dim) + params.eps);
   for (var i = lid; i < params.dim; i += WG_SIZE) {
     out[base + i] = act(f32(x[base + i]) * inv_rms * weight[i]);
   }
