@@ -46,6 +46,17 @@ describe('GGUF reader', () => {
     expect(Array.from(decodeToF32('F16', await readTensorBytes(file, h!)))).toEqual([1.25, -3]);
   });
 
+  it('reads v2 files (same layout as v3) and rejects v1 and unknown versions', async () => {
+    const bytes = writeGguf({ 'general.name': { type: 'string', value: 'v2' } }, [{ name: 't', ne: [2], typeId: 0, data: new Uint8Array(8) }]);
+    const withVersion = (v: number) => { const b = bytes.slice(); new DataView(b.buffer).setUint32(4, v, true); return b; };
+    const v2 = await readGguf(bytesSource(withVersion(2), 'v2.gguf'));
+    expect(v2.version).toBe(2);
+    expect(v2.metadata.get('general.name')).toBe('v2');
+    expect(v2.tensors[0]!.ne).toEqual([2]);
+    await expect(readGguf(bytesSource(withVersion(1), 'v1.gguf'))).rejects.toThrow(/unsupported GGUF version 1/);
+    await expect(readGguf(bytesSource(withVersion(4), 'v4.gguf'))).rejects.toThrow(/unsupported GGUF version 4/);
+  });
+
   it('rejects bad magic, truncation and out-of-file tensors with a FormatError', async () => {
     await expect(readGguf(bytesSource(new TextEncoder().encode('not a gguf at all'), 'x'))).rejects.toThrow(/bad magic/);
     const good = writeGguf({ 'a': { type: 'string', value: 'b' } }, [{ name: 't', ne: [4], typeId: 0, data: new Uint8Array(16) }]);

@@ -1,4 +1,4 @@
-// GGUF v2/v3 reader: header, metadata (every value type, arrays included) and tensor infos are parsed from the
+// GGUF v2/v3 reader (v1, which llama.cpp itself no longer reads, is rejected): header, metadata (every value type, arrays included) and tensor infos are parsed from the
 // front of the file through a chunked cursor; tensor data is read later, one tensor at a time, by byte range.
 import { FormatError, type ByteSource } from './byte-source.ts';
 
@@ -93,19 +93,19 @@ class Cursor {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError(`${this.source.name}: ${what} is too large (${v})`);
     return Number(v);
   }
-  async count(what: string, version: number): Promise<number> {
-    const n = version === 1 ? await this.u32() : await this.u64(what);
+  async count(what: string): Promise<number> {
+    const n = await this.u64(what);
     if (n > MAX_COUNT) throw new FormatError(`${this.source.name}: ${what} ${n} is implausibly large`);
     return n;
   }
-  async string(version: number): Promise<string> {
-    const length = await this.count('string length', version);
+  async string(): Promise<string> {
+    const length = await this.count('string length');
     const view = await this.ensure(length);
     return this.decoder.decode(new Uint8Array(view.buffer, view.byteOffset, length));
   }
 }
 
-async function readValue(c: Cursor, type: number, version: number, key: string, name: string): Promise<GgufValue> {
+async function readValue(c: Cursor, type: number, key: string, name: string): Promise<GgufValue> {
   switch (type) {
     case GgufValueType.UINT8: return c.u8();
     case GgufValueType.INT8: return c.i8();
@@ -120,14 +120,14 @@ async function readValue(c: Cursor, type: number, version: number, key: string, 
       if (b > 1) throw new FormatError(`${name}: metadata '${key}' has invalid bool byte ${b}`);
       return b === 1;
     }
-    case GgufValueType.STRING: return c.string(version);
+    case GgufValueType.STRING: return c.string();
     case GgufValueType.UINT64: return narrow(await c.u64big());
     case GgufValueType.INT64: return narrow(await c.i64big());
     case GgufValueType.ARRAY: {
       const elementType = await c.u32();
-      const length = await c.count(`length of array '${key}'`, version);
+      const length = await c.count(`length of array '${key}'`);
       const out: GgufValue[] = new Array(length);
-      for (let i = 0; i < length; i++) out[i] = await readValue(c, elementType, version, key, name);
+      for (let i = 0; i < length; i++) out[i] = await readValue(c, elementType, key, name);
       return out as GgufValue;
     }
     default:
@@ -140,7 +140,7 @@ function narrow(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Parses the header of a GGUF file (v2 or v3; v1 is read too, with 32-bit counts). Reads no tensor data. */
+/** Parses the header of a GGUF file (v2 or v3, which share a layout). Reads no tensor data. */
 export async function readGguf(source: ByteSource): Promise<GgufFile> {
   const name = source.name;
   if (source.byteLength < 8) throw new FormatError(`${name}: not a GGUF file (only ${source.byteLength} bytes)`);
@@ -148,15 +148,15 @@ export async function readGguf(source: ByteSource): Promise<GgufFile> {
   const magic = await c.u32();
   if (magic !== GGUF_MAGIC) throw new FormatError(`${name}: not a GGUF file (bad magic)`);
   const version = await c.u32();
-  if (version < 1 || version > 3) throw new FormatError(`${name}: unsupported GGUF version ${version}`);
-  const tensorCount = await c.count('tensor count', version);
-  const kvCount = await c.count('metadata count', version);
+  if (version !== 2 && version !== 3) throw new FormatError(`${name}: unsupported GGUF version ${version} (qgpu reads v2 and v3)`);
+  const tensorCount = await c.count('tensor count');
+  const kvCount = await c.count('metadata count');
 
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
-    const key = await c.string(version);
+    const key = await c.string();
     const type = await c.u32();
-    metadata.set(key, await readValue(c, type, version, key, name));
+    metadata.set(key, await readValue(c, type, key, name));
   }
 
   const alignmentValue = metadata.get('general.alignment') ?? 32;
@@ -167,11 +167,11 @@ export async function readGguf(source: ByteSource): Promise<GgufFile> {
 
   const raw: { name: string; ne: number[]; typeId: number; relOffset: number }[] = [];
   for (let i = 0; i < tensorCount; i++) {
-    const tensorName = await c.string(version);
+    const tensorName = await c.string();
     const nDims = await c.u32();
     if (nDims < 1 || nDims > 4) throw new FormatError(`${name}: tensor '${tensorName}' has ${nDims} dimensions`);
     const ne: number[] = [];
-    for (let d = 0; d < nDims; d++) ne.push(version === 1 ? await c.u32() : await c.u64(`dimension of '${tensorName}'`));
+    for (let d = 0; d < nDims; d++) ne.push(await c.u64(`dimension of '${tensorName}'`));
     const typeId = await c.u32();
     const relOffset = await c.u64(`offset of '${tensorName}'`);
     raw.push({ name: tensorName, ne, typeId, relOffset });
