@@ -8,7 +8,7 @@ export function f16ToF32(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-export function f16ArrayToF32(halves: Uint16Array): Float32Array {
+export function f16ArrayToF32(halves: Uint16Array): Float32Array<ArrayBuffer> {
   const out = new Float32Array(halves.length);
   for (let i = 0; i < halves.length; i++) out[i] = f16ToF32(halves[i]!);
   return out;

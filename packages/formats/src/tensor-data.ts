@@ -1,15 +1,16 @@
 import { FormatError } from './byte-source.ts';
 import { f16ArrayToF32 } from './f16.ts';
 import type { GgufTensorInfo } from './gguf.ts';
+import { dequantize, isQuantTypeName, type QuantTypeName } from './quant/index.ts';
 
-/** Tensor types the runtime can load today. Quantized types arrive with the quantized-kernels work (issue #3). */
-export const SUPPORTED_TENSOR_TYPES = ['F32', 'F16'] as const;
-export type SupportedTensorType = (typeof SUPPORTED_TENSOR_TYPES)[number];
+/** Tensor types the runtime can load: dense F32/F16 and the GGUF block types that have a codec and kernels. */
+export const SUPPORTED_TENSOR_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q6_K'] as const;
+export type SupportedTensorType = 'F32' | 'F16' | QuantTypeName;
 
 export function assertSupportedType(tensor: GgufTensorInfo, fileName: string): SupportedTensorType {
   if ((SUPPORTED_TENSOR_TYPES as readonly string[]).includes(tensor.typeName)) return tensor.typeName as SupportedTensorType;
   throw new FormatError(
-    `${fileName}: tensor '${tensor.name}' has type ${tensor.typeName}, which this version of qgpu cannot load yet (supported: ${SUPPORTED_TENSOR_TYPES.join(', ')})`,
+    `${fileName}: tensor '${tensor.name}' has type ${tensor.typeName}, which qgpu cannot load (supported: ${SUPPORTED_TENSOR_TYPES.join(', ')})`,
   );
 }
 
@@ -19,14 +20,20 @@ function aligned(bytes: Uint8Array): ArrayBuffer {
 }
 
 /** Raw F16 bits of a tensor, for uploading as packed halves. */
-export function tensorAsF16Bits(bytes: Uint8Array): Uint16Array {
+export function tensorAsF16Bits(bytes: Uint8Array): Uint16Array<ArrayBuffer> {
   return new Uint16Array(aligned(bytes));
 }
 
-/** Decodes an F32 or F16 tensor to float32 values (CPU reference and f32 upload path). */
-export function decodeToF32(type: SupportedTensorType, bytes: Uint8Array): Float32Array {
+/** Decodes an F32 or F16 tensor to float32 values. */
+export function decodeToF32(type: 'F32' | 'F16', bytes: Uint8Array): Float32Array<ArrayBuffer> {
   switch (type) {
     case 'F32': return new Float32Array(aligned(bytes));
     case 'F16': return f16ArrayToF32(tensorAsF16Bits(bytes));
   }
+}
+
+/** Any supported tensor as float32 values (quantized types are dequantized exactly as ggml does). */
+export function tensorToF32(type: SupportedTensorType, bytes: Uint8Array, elementCount: number): Float32Array {
+  if (isQuantTypeName(type)) return dequantize(type, bytes, elementCount);
+  return decodeToF32(type, bytes);
 }

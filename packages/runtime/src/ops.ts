@@ -2,7 +2,7 @@
 // token position, so a plan stays valid for every step.
 import { type GpuTensor, type PlanBuilder } from '@qgpu/gpu';
 import * as kernels from '@qgpu/shaders';
-import type { Weight } from './llama/load.ts';
+import type { Weight } from './llama/weight.ts';
 
 function assertNever(x: never): never {
   throw new Error(`unhandled variant ${JSON.stringify(x)}`);
@@ -28,7 +28,14 @@ export function embed(p: PlanBuilder, table: Weight, tokens: GpuTensor, out: Gpu
   switch (table.format) {
     case 'f32': return p.dispatch(kernels.embed_f32, { ...spec, bindings: { tokens, table: table.data, out } });
     case 'f16': return p.dispatch(kernels.embed_f16, { ...spec, bindings: { tokens, table: table.data, out } });
-    default: return assertNever(table.format);
+    case 'q8_0': return p.dispatch(kernels.embed_q8_0, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'q4_0': return p.dispatch(kernels.embed_q4_0, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'q4_1': return p.dispatch(kernels.embed_q4_1, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'q5_0': return p.dispatch(kernels.embed_q5_0, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'q5_1': return p.dispatch(kernels.embed_q5_1, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'q4_k': return p.dispatch(kernels.embed_q4_k, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'q6_k': return p.dispatch(kernels.embed_q6_k, { ...spec, bindings: { tokens, out, ...table.parts } });
+    default: return assertNever(table);
   }
 }
 
@@ -45,7 +52,14 @@ export function linear(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, 
   switch (w.format) {
     case 'f32': return p.dispatch(kernels.matmul_f32, { ...spec, bindings: { x, weight: w.data, out } });
     case 'f16': return p.dispatch(kernels.matmul_f16, { ...spec, bindings: { x, weight: w.data, out } });
-    default: return assertNever(w.format);
+    case 'q8_0': return p.dispatch(kernels.matmul_q8_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_0': return p.dispatch(kernels.matmul_q4_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_1': return p.dispatch(kernels.matmul_q4_1, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q5_0': return p.dispatch(kernels.matmul_q5_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q5_1': return p.dispatch(kernels.matmul_q5_1, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_k': return p.dispatch(kernels.matmul_q4_k, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q6_k': return p.dispatch(kernels.matmul_q6_k, { ...spec, bindings: { x, out, ...w.parts } });
+    default: return assertNever(w);
   }
 }
 

@@ -1,11 +1,11 @@
 // Reads each tensor by byte range, converts it to its GPU layout and uploads it, one tensor at a time.
-import { assertSupportedType, decodeToF32, FormatError, readTensorBytes, tensorAsF16Bits, type GgufFile, type GgufTensorInfo } from '@qgpu/formats';
+import { assertSupportedType, FormatError, readTensorBytes, tensorToF32, type GgufFile, type GgufTensorInfo } from '@qgpu/formats';
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 import type { LlamaConfig } from './config.ts';
 import { GGUF_NAMES } from './names.ts';
+import { uploadWeight, weightTensors, type Weight } from './weight.ts';
 
-/** A matrix [rows = out_features, cols = in_features] in whichever GPU layout its file type maps to. */
-export type Weight = { readonly format: 'f32' | 'f16'; readonly data: GpuTensor; readonly rows: number; readonly cols: number };
+export type { Weight } from './weight.ts';
 
 export interface LayerWeights {
   readonly attnNorm: GpuTensor;
@@ -74,17 +74,15 @@ export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);
-    const data = type === 'F16'
-      ? uploadTensor(device, name, [rows, cols], 'f16', tensorAsF16Bits(bytes))
-      : uploadTensor(device, name, [rows, cols], 'f32', decodeToF32('F32', bytes));
-    buffers.push(data);
-    return { format: type === 'F16' ? 'f16' : 'f32', data, rows, cols };
+    const weight = uploadWeight(device, name, type, bytes, rows, cols);
+    buffers.push(...weightTensors(weight));
+    return weight;
   };
   // Norm weights are tiny and read in f32 by the kernels whatever the file stores.
   const vector = async (name: string, length: number): Promise<GpuTensor> => {
     const info = find(name);
     const bytes = await readChecked(info, [length]);
-    const data = uploadTensor(device, name, [length], 'f32', decodeToF32(assertSupportedType(info, fileName), bytes));
+    const data = uploadTensor(device, name, [length], 'f32', tensorToF32(assertSupportedType(info, fileName), bytes, length));
     buffers.push(data);
     return data;
   };

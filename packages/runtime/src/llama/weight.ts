@@ -1,0 +1,46 @@
+// A matrix in its GPU layout. F32/F16 stay dense; GGUF quant blocks are repacked once at load into aligned
+// structure-of-arrays parts (see @qgpu/formats quant/ and shaders/lib/quant/), so kernels never parse GGUF bytes.
+import { decodeToF32, repack, tensorAsF16Bits, type QuantTypeName } from '@qgpu/formats';
+import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
+
+type Parts<K extends string> = { readonly [P in K]: GpuTensor };
+
+/** Matrix [rows = out_features, cols = in_features]; the union is exhaustive so every op must handle every format. */
+export type Weight = { readonly rows: number; readonly cols: number } & (
+  | { readonly format: 'f32' | 'f16'; readonly data: GpuTensor }
+  | { readonly format: 'q8_0' | 'q4_0'; readonly parts: Parts<'qs' | 'd'> }
+  | { readonly format: 'q4_1'; readonly parts: Parts<'qs' | 'dm'> }
+  | { readonly format: 'q5_0'; readonly parts: Parts<'qs' | 'qh' | 'd'> }
+  | { readonly format: 'q5_1'; readonly parts: Parts<'qs' | 'qh' | 'dm'> }
+  | { readonly format: 'q4_k'; readonly parts: Parts<'qs' | 'scales' | 'dm'> }
+  | { readonly format: 'q6_k'; readonly parts: Parts<'ql' | 'qh' | 'scales' | 'd'> }
+);
+
+export type WeightFormat = Weight['format'];
+
+const QUANT_FORMATS: Readonly<Record<QuantTypeName, Exclude<WeightFormat, 'f32' | 'f16'>>> = {
+  Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_1: 'q4_1', Q5_0: 'q5_0', Q5_1: 'q5_1', Q4_K: 'q4_k', Q6_K: 'q6_k',
+};
+
+/** The GPU buffers a weight owns (for freeing and for memory accounting). */
+export function weightTensors(w: Weight): GpuTensor[] {
+  return 'data' in w ? [w.data] : Object.values(w.parts);
+}
+
+/** Converts one tensor's file bytes into its GPU layout and uploads it. */
+export function uploadWeight(device: GPUDevice, name: string, typeName: 'F32' | 'F16' | QuantTypeName, bytes: Uint8Array, rows: number, cols: number): Weight {
+  switch (typeName) {
+    case 'F32':
+      return { format: 'f32', rows, cols, data: uploadTensor(device, name, [rows, cols], 'f32', decodeToF32('F32', bytes)) };
+    case 'F16':
+      return { format: 'f16', rows, cols, data: uploadTensor(device, name, [rows, cols], 'f16', tensorAsF16Bits(bytes)) };
+    default: {
+      const repacked = repack(typeName, bytes, rows * cols);
+      const parts: Record<string, GpuTensor> = {};
+      for (const [part, words] of Object.entries(repacked.parts)) {
+        parts[part] = uploadTensor(device, `${name}.${part}`, [words.length], 'u32', words);
+      }
+      return { format: QUANT_FORMATS[typeName], rows, cols, parts } as Weight;
+    }
+  }
+}

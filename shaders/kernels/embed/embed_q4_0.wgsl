@@ -1,0 +1,40 @@
+// embed_q4_0 — out[t] = table[tokens[t]]: gathers and dequantizes one embedding row per token from a Q4_0 table
+//
+// Bindings (group 0)         Shape               Type
+//   params   uniform         —                   Params { dim, vocab_size }
+//   tokens   read            [n_tokens]          u32
+//   qs       read            (see lib/quant/q4_0.wgsl) u32
+//   d        read            (see lib/quant/q4_0.wgsl) u32
+//   out      read_write      [n_tokens, dim]     act
+// Dispatch: x covers dim in WG_SIZE steps, y = token. Out-of-range ids produce zeros (the runtime validates ids
+//   before they reach the GPU). dim is a multiple of 32 (256 for K-quants).
+// Overrides: WG_SIZE.
+//! import "lib/quant/q4_0.wgsl"
+
+override WG_SIZE: u32 = 64u;
+
+struct Params {
+  dim: u32,
+  vocab_size: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> tokens: array<u32>;
+@group(0) @binding(2) var<storage, read> qs: array<u32>;
+@group(0) @binding(3) var<storage, read> d: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<act>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  let t = gid.y;
+  if (i >= params.dim) {
+    return;
+  }
+  let id = tokens[t];
+  var value = 0.0;
+  if (id < params.vocab_size) {
+    value = unit_value((id * params.dim + i) / 32u, i % 32u);
+  }
+  out[t * params.dim + i] = act(value);
+}
