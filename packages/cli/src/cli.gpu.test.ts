@@ -53,4 +53,18 @@ describe.skipIf(!gpu.ctx)(`qgpu run on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped
     // Teacher forcing on the model's own greedy story: its first continuation tokens are its argmax.
     expect(out.positions.slice(4, 20).map((p: { argmax: number }) => p.argmax)).toEqual(out.ids.slice(5, 21));
   });
+
+  it.each(['q8_0', 'q4_0', 'q4_k_m', 'pad256-q8_0', 'pad256-q4_0', 'pad256-q4_0-pure', 'pad256-q4_k_m'])(
+    'stories260K-%s.gguf (quantized) runs and scores', (name) => {
+      const model = sharedPath(`models/stories260K/stories260K-${name}.gguf`);
+      const run = runCli(['run', '--model', model, '--prompt', 'Once upon a time', '--max-tokens', '8', '--json', '--adapter', gpu.adapter]);
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).generated_ids).toHaveLength(8);
+      const textFile = join(mkdtempSync(join(tmpdir(), 'qgpu-')), 'story.txt');
+      writeFileSync(textFile, `Once upon a time${loadReference('stories260K-f32').greedy.text}`);
+      const score = runCli(['score', '--model', model, '--text-file', textFile, '--json', '--adapter', gpu.adapter]);
+      expect(score.status, score.stderr).toBe(0);
+      // A 260K-parameter TinyStories model on its own kind of text: low perplexity, far below the vocabulary size.
+      expect(JSON.parse(score.stdout).ppl).toBeLessThan(8);
+    });
 });

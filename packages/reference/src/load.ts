@@ -1,7 +1,8 @@
-// Builds a LlamaConfig and float32 LlamaWeights from a parsed GGUF file (F32/F16 tensors only: the reference has
-// no quantization codecs; quantized files are compared through their dequantized weights elsewhere).
+// Builds a LlamaConfig and float32 LlamaWeights from a parsed GGUF file. Quantized tensors (Q8_0, Q4_0, Q4_1,
+// Q5_0, Q5_1, Q4_K, Q6_K) are dequantized exactly as ggml does, so the reference forward runs on the quantized
+// weights themselves (activations stay f32, unlike llama.cpp's CPU matmuls, which quantize them to 8 bits).
 import {
-  assertSupportedType, decodeToF32, FormatError, metaNumber, metaString, readTensorBytes, type GgufFile,
+  assertSupportedType, FormatError, metaNumber, metaString, readTensorBytes, tensorToF32, type GgufFile,
 } from '@qgpu/formats';
 import type { LlamaConfig, LlamaLayerWeights, LlamaWeights } from './llama.ts';
 
@@ -11,7 +12,8 @@ const LAYER_TENSORS = {
 } as const satisfies Record<keyof LlamaLayerWeights, string>;
 
 /**
- * Reads the hyperparameters and every weight of a Llama GGUF file, decoded to float32.
+ * Reads the hyperparameters and every weight of a Llama GGUF file, decoded to float32 (quantized tensors through
+ * `tensorToF32` → `dequantize`, bit-identical to ggml's dequantization).
  * GGUF lists dims innermost first, so a tensor with `ne = [cols, rows]` is a row-major [rows, cols] matrix, which is
  * exactly the [out_features, in_features] layout `matmul` expects; no transpose is needed. When `output.weight` is
  * absent the model ties it to the token embedding and `weights.output` is the same array.
@@ -55,7 +57,7 @@ export async function loadReferenceModel(file: GgufFile): Promise<{ config: Llam
       throw new FormatError(`${fileName}: tensor '${name}' has shape [${info.ne.join(', ')}], expected [${ne.join(', ')}]`);
     }
     used.add(name);
-    return decodeToF32(assertSupportedType(info, fileName), await readTensorBytes(file, info));
+    return tensorToF32(assertSupportedType(info, fileName), await readTensorBytes(file, info), info.elementCount);
   };
 
   const qDim = config.nHeads * headDim;

@@ -70,6 +70,18 @@ export const TOLERANCES = {
       + 'element through 5 layers; ×18 logit magnitude ≈ 9e-3; measured 5.9e-3; 2e-2 is under half the smallest top-1 '
       + 'margin (0.071), so greedy ids cannot flip within it',
   },
+  /**
+   * Logits of a quantized-weight model (Q8_0, Q4_0 …) vs llama.cpp on the same file. llama.cpp's CPU matmuls also
+   * quantize the activations to 8 bits per block of 32 (Q8_0/Q8_K vec_dot types) while qgpu's dequant path keeps
+   * them f32, so the two differ by the activation rounding: relative ~2^-8 per element, through 5 layers.
+   */
+  logitsVsLlamaCppQuant: {
+    atol: 0.25,
+    rtol: 0,
+    reason: "llama.cpp rounds activations to 8 bits (|err| ≤ amax/254 per block of 32) inside every quantized matmul; "
+      + 'qgpu keeps f32 activations. Measured step-0 max |Δlogit| is recorded in docs/testing.md; the bound is a '
+      + 'little above the worst measured value, and argmax agreement over 64 steps is checked separately (≥ 95%)',
+  },
   /** A GPU whole-model plan vs the reference forward on the same weights (f32 activations throughout). */
   logitsGpuVsReference: {
     atol: 1e-4,
