@@ -1,0 +1,145 @@
+// `pnpm bench:kernels` — times every matmul weight format on the layer shapes of small real models, next to a plain
+// copy of similar size (the bandwidth roofline measured in the same process), and writes a markdown table to stdout
+// and the raw numbers to packages/bench/results/<adapter>-<date>.json.
+//   node --import tsx packages/bench/src/kernels.ts [--adapter lavapipe|swiftshader] [--quick]
+//        [--formats f32,q4_0,…] [--shapes 576x1536,64@576x1536,…] [--json-out FILE]
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
+import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
+import { benchCopy, benchMatmul, copyWordsFor, parseShape, shapeLabel, skipReason, type CopyResult, type Shape } from './cases.ts';
+import { copyTable, markdownTable, shapeList, writeRecord, type Row, type RunRecord, type Skip } from './report.ts';
+import type { TimingOptions } from './timing.ts';
+import { FORMATS, WEIGHT_METHOD, type Format } from './weights.ts';
+
+/** Layers of real models, rows×cols = out×in. The LM head is out = vocab (ggml would write it ne 2048×32000). */
+const SHAPES = {
+  smolDown: { rows: 576, cols: 1536, tokens: 1, note: 'SmolLM-135M ffn_down' },
+  smolUp: { rows: 1536, cols: 576, tokens: 1, note: 'SmolLM-135M ffn_up/gate' },
+  qwenDown: { rows: 896, cols: 4864, tokens: 1, note: 'Qwen2-0.5B ffn_down' },
+  llamaDown: { rows: 2048, cols: 8192, tokens: 1, note: 'Llama-3.2-1B ffn_down' },
+  llamaUp: { rows: 8192, cols: 2048, tokens: 1, note: 'Llama-3.2-1B ffn_up/gate' },
+  lmHead: { rows: 32000, cols: 2048, tokens: 1, note: 'TinyLlama-1.1B output, vocab 32000' },
+  prefill: { rows: 576, cols: 1536, tokens: 64, note: 'SmolLM-135M ffn_down, 64-token prefill' },
+  prefill16: { rows: 576, cols: 1536, tokens: 16, note: 'SmolLM-135M ffn_down, 16-token prefill' },
+} as const satisfies Record<string, Shape>;
+
+/**
+ * Default shape sets, sized so a full run takes ~2–4 minutes on this 2-core machine. SwiftShader ran these kernels
+ * 4–15× slower than lavapipe (a 64-token matmul_* prefill took ~4.5 s per call there), so it leaves out the LM head
+ * and runs the prefill with 16 tokens. --shapes overrides any of this.
+ */
+const DEFAULT_SHAPES: Record<'lavapipe' | 'swiftshader', Record<'full' | 'quick', Shape[]>> = {
+  lavapipe: {
+    full: [SHAPES.smolDown, SHAPES.smolUp, SHAPES.qwenDown, SHAPES.llamaDown, SHAPES.llamaUp, SHAPES.lmHead, SHAPES.prefill],
+    quick: [SHAPES.smolDown, SHAPES.qwenDown, SHAPES.llamaDown, SHAPES.prefill],
+  },
+  swiftshader: {
+    full: [SHAPES.smolDown, SHAPES.smolUp, SHAPES.qwenDown, SHAPES.llamaDown, SHAPES.llamaUp, SHAPES.prefill16],
+    quick: [SHAPES.smolDown, SHAPES.qwenDown],
+  },
+};
+
+/** lavapipe or swiftshader from the adapter's own description, so `auto` still names its results file right. */
+function adapterName(ctx: DeviceContext): string {
+  const info = ctx.adapterInfo;
+  if (info.architecture === 'swiftshader' || /swiftshader/i.test(info.description)) return 'swiftshader';
+  if (/llvmpipe/i.test(info.description) || /llvmpipe/i.test(info.device)) return 'lavapipe';
+  return (info.vendor || 'unknown').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      adapter: { type: 'string', default: 'auto' },
+      quick: { type: 'boolean', default: false },
+      formats: { type: 'string' },
+      shapes: { type: 'string' },
+      'json-out': { type: 'string' },
+    },
+  });
+  const started = performance.now();
+  const loadAtStart = loadavg()[0]!;
+  const ctx = await createDeviceContext(nodeGpu(values.adapter as NodeAdapterName));
+  const adapter = adapterName(ctx);
+  const formats = values.formats ? (values.formats.split(',') as Format[]) : FORMATS;
+  for (const f of formats) if (!FORMATS.includes(f)) throw new Error(`--formats: unknown '${f}' (known: ${FORMATS.join(', ')})`);
+  const sets = DEFAULT_SHAPES[adapter === 'swiftshader' ? 'swiftshader' : 'lavapipe'];
+  const shapes = values.shapes ? values.shapes.split(',').map(parseShape) : sets[values.quick ? 'quick' : 'full'];
+  const options: TimingOptions = values.quick ? { targetMs: 100, repeats: 3, maxIterations: 100 } : { targetMs: 250, repeats: 5, maxIterations: 200 };
+  const command = ['node --import tsx packages/bench/src/kernels.ts', ...process.argv.slice(2)].join(' ');
+
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`adapter: ${adapter} — ${ctx.adapterInfo.description} (features: ${[...ctx.features].join(', ')})`);
+  log(`shapes (rows×cols = out×in): ${shapeList(shapes)}`);
+
+  const rows: Row[] = [];
+  const skipped: Skip[] = [];
+  const copies = new Map<number, CopyResult>();
+  for (const shape of shapes) {
+    for (const format of formats) {
+      const reason = skipReason(ctx, format, shape);
+      if (reason) {
+        skipped.push({ format, shape, reason });
+        log(`  skip matmul_${format} ${shapeLabel(shape)}: ${reason}`);
+        continue;
+      }
+      // Prefill shapes also time the tiled GEMM, the kernel written for them, beside the decode kernel.
+      for (const variant of shape.tokens > 1 ? (['matmul', 'gemm'] as const) : (['matmul'] as const)) {
+        const result = await benchMatmul(ctx, variant, format, shape, options);
+        const words = copyWordsFor(result.bytesMoved, ctx.limits.maxStorageBufferBindingSize);
+        let copy = copies.get(words);
+        if (!copy) {
+          copy = await benchCopy(ctx, words, options);
+          copies.set(words, copy);
+        }
+        rows.push({ result, copy });
+        log(`  ${result.kernel} ${shapeLabel(shape)}: ${result.medianWallUs.toFixed(0)} µs/call ×${result.iterations}`);
+      }
+    }
+  }
+
+  const date = new Date().toISOString();
+  const totalSeconds = (performance.now() - started) / 1000;
+  console.log(`# Kernel benchmarks — ${adapter}\n`);
+  console.log(`- command: \`${command}\`\n- device: ${ctx.adapterInfo.description} (${ctx.adapterInfo.vendor}/${ctx.adapterInfo.architecture})`);
+  console.log(`- date: ${date}; host: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; total ${totalSeconds.toFixed(0)} s`);
+  console.log(`- shapes (rows×cols = out×in): ${shapeList(shapes)}`);
+  console.log(`- activations f32; median of ${options.repeats} measurements, each N calls in one pass and one submit\n`);
+  console.log(markdownTable(rows));
+  console.log(`\n${copyTable([...copies.values()])}`);
+  if (skipped.length > 0) console.log(`\nSkipped:\n${skipped.map((s) => `- matmul_${s.format} ${shapeLabel(s.shape)}: ${s.reason}`).join('\n')}`);
+
+  const record: RunRecord = {
+    tool: '@qgpu/bench kernels',
+    date,
+    command,
+    adapter,
+    adapterInfo: ctx.adapterInfo,
+    features: [...ctx.features],
+    host: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
+    loadAverage: { start: loadAtStart, end: loadavg()[0]! },
+    activations: 'f32',
+    weightMethod: WEIGHT_METHOD,
+    timing: options,
+    shapes,
+    rows,
+    skipped,
+    totalSeconds,
+  };
+  const results = join(fileURLToPath(new URL('..', import.meta.url)), 'results');
+  const out = values['json-out'] ?? join(results, `${adapter}-${date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`);
+  writeRecord(out, record);
+  log(`raw results: ${out}`);
+}
+
+// Dawn keeps Node's event loop alive, so the script exits explicitly (docs/environment.md).
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
