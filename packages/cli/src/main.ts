@@ -4,16 +4,17 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { readGguf } from '@qgpu/formats';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
-import { createEngine } from '@qgpu/runtime';
+import { checkKernelPath, createEngine, type KernelPath, type LoadOptions } from '@qgpu/runtime';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import { nodeFileSource } from './node-file.ts';
 import { scoreText } from './score.ts';
 
 const USAGE = `usage:
-  qgpu run --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A]
+  qgpu run --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A] [--kernel-path K]
   qgpu tokenize --model FILE --text TEXT [--json]
-  qgpu score --model FILE --text-file FILE [--json] [--adapter A]
-adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)`;
+  qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
+adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
+kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights)`;
 
 class UsageError extends Error {}
 
@@ -26,6 +27,7 @@ const OPTIONS = {
   temperature: { type: 'string' },
   seed: { type: 'string' },
   adapter: { type: 'string' },
+  'kernel-path': { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
@@ -37,6 +39,16 @@ function numberOption(value: string | undefined, name: string, fallback: number,
     throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got '${value}'`);
   }
   return n;
+}
+
+/** Checked before any device is touched, so a bad value fails fast with the runtime's own message. */
+function kernelPathOption(value: string | undefined): KernelPath | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return checkKernelPath(value);
+  } catch (error) {
+    throw new UsageError(`--kernel-path: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function required(value: string | undefined, name: string): string {
@@ -53,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const adapter = (values.adapter ?? process.env.QGPU_ADAPTER ?? 'auto') as NodeAdapterName;
   const modelPath = required(values.model, 'model');
+  const kernelPath = kernelPathOption(values['kernel-path']);
+  const loadOptions: LoadOptions = kernelPath ? { kernelPath } : {};
 
   switch (command) {
     case 'tokenize': {
@@ -65,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
     case 'run': {
       const prompt = required(values.prompt, 'prompt');
       const engine = createEngine({ gpu: nodeGpu(adapter) });
-      await engine.load(await nodeFileSource(modelPath));
+      await engine.load(await nodeFileSource(modelPath), loadOptions);
       const options = {
         maxTokens: numberOption(values['max-tokens'], 'max-tokens', 64, true),
         temperature: numberOption(values.temperature, 'temperature', 0, false),
@@ -88,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`${values['text-file']}: cannot read the text file`);
       });
       const engine = createEngine({ gpu: nodeGpu(adapter) });
-      await engine.load(await nodeFileSource(modelPath));
+      await engine.load(await nodeFileSource(modelPath), loadOptions);
       const result = await scoreText(engine, text);
       console.log(values.json ? JSON.stringify(result) : `ppl ${result.ppl.toFixed(4)} over ${result.positions.length} predictions`);
       return;

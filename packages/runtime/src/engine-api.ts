@@ -13,7 +13,16 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Maximum context (KV cache length) in tokens; defaults to the model's trained context. */
   contextLength?: number;
+  /** How the linears run (default 'dequant'). */
+  kernelPath?: KernelPath;
 }
+
+/**
+ * How linears run: 'dequant' dequantizes the weights on the fly against f32 activations; 'dp4a' quantizes the
+ * activations to int8 per block of 32 (as llama.cpp's CPU does) and uses integer dot products (WGSL dot4I8Packed) for
+ * Q8_0, Q4_0 and Q4_K weights, every other format staying on dequant. ('lut' is reserved for T-MAC tables.)
+ */
+export type KernelPath = 'dequant' | 'dp4a';
 
 export interface GenerateOptions {
   /** Tokens to generate after the prompt (default 64). */

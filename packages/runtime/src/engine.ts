@@ -7,6 +7,7 @@ import type { Engine, EngineInfo, GenerateOptions, GenerateResult, LoadOptions, 
 import { llamaConfigFromGguf } from './llama/config.ts';
 import { checkLlamaTensors } from './llama/load.ts';
 import { LlamaModel } from './llama/model.ts';
+import { checkKernelPath } from './ops.ts';
 import { sampleTemperature, seededRandom } from './sampling.ts';
 
 export interface EngineOptions {
@@ -51,6 +52,7 @@ export class LocalEngine implements Engine {
 
   /** Loads a GGUF model. In-process callers may also pass any ByteSource (e.g. a Node file handle). */
   async load(source: ModelSource | ByteSource, options: LoadOptions = {}): Promise<ModelInfo> {
+    if (options.kernelPath !== undefined) checkKernelPath(options.kernelPath);
     await this.unload();
     options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes: 0 });
     const file = await readGguf(await openSource(source));
@@ -59,6 +61,7 @@ export class LocalEngine implements Engine {
     const ctx = await this.device();
     const model = await LlamaModel.load(ctx, file, {
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+      ...(options.kernelPath !== undefined ? { kernelPath: options.kernelPath } : {}),
       onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),
     });
     const c = model.config;

@@ -2,7 +2,24 @@
 // token position, so a plan stays valid for every step.
 import { type GpuTensor, type PlanBuilder } from '@qgpu/gpu';
 import * as kernels from '@qgpu/shaders';
+import type { KernelPath } from './engine-api.ts';
 import type { Weight } from './llama/weight.ts';
+
+export type { KernelPath };
+
+/** Activations quantized to int8 per block of 32 (shaders/lib/quant/q8_act.wgsl): [n, cols/4] u32, [n, cols/32] f32 ×2. */
+export interface Int8Activations {
+  readonly xq: GpuTensor;
+  readonly xd: GpuTensor;
+  readonly xs: GpuTensor;
+}
+
+/** Checks a kernel-path option coming from outside TypeScript's reach (CLI flags, worker messages). */
+export function checkKernelPath(path: string): KernelPath {
+  if (path === 'dequant' || path === 'dp4a') return path;
+  if (path === 'lut') throw new Error("kernel path 'lut' is not implemented yet (issue #3); use 'dequant' or 'dp4a'");
+  throw new Error(`unknown kernel path '${path}' (expected 'dequant' or 'dp4a')`);
+}
 
 function assertNever(x: never): never {
   throw new Error(`unhandled variant ${JSON.stringify(x)}`);
@@ -45,10 +62,42 @@ export function rmsNorm(p: PlanBuilder, x: GpuTensor, weight: GpuTensor, out: Gp
   p.dispatch(kernels.rms_norm, { params: { dim, eps }, bindings: { x, weight, out }, workgroups: [nTokens] });
 }
 
-/** out[t] = W · x[t]. */
-export function linear(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string): void {
+/** Whether `w` has an integer-dot kernel, i.e. whether linear() uses int8 activations for it. */
+export function hasInt8Kernel(w: Weight): boolean {
+  return w.format === 'q8_0' || w.format === 'q4_0' || w.format === 'q4_k';
+}
+
+/**
+ * With the dp4a path, quantizes x [nTokens, cols] to int8 once for all the linears in `readers` that have an
+ * integer-dot kernel, and returns the int8 activations to pass to their linear() calls; undefined when none needs them.
+ */
+export function int8Input(
+  p: PlanBuilder, path: KernelPath, x: GpuTensor, readers: readonly Weight[], scratch: Int8Activations | undefined, nTokens: number,
+): Int8Activations | undefined {
+  if (path !== 'dp4a' || !readers.some(hasInt8Kernel)) return undefined;
+  if (!scratch) throw new Error('the dp4a kernel path needs int8 activation buffers in the workspace');
+  const cols = readers[0]!.cols;
+  if (readers.some((w) => w.cols !== cols)) throw new Error(`linears sharing one input disagree on its width (${readers.map((w) => w.cols).join(', ')})`);
+  const nBlocks = (nTokens * cols) / 32;
+  const [wx, wy] = split(Math.ceil(nBlocks / kernels.quantize_act_q8.overrides.WG_SIZE), p.ctx.limits.maxComputeWorkgroupsPerDimension);
+  p.dispatch(kernels.quantize_act_q8, { params: { n_blocks: nBlocks }, bindings: { x, ...scratch }, workgroups: [wx, wy], label: 'quantize_act_q8' });
+  return scratch;
+}
+
+/** out[t] = W · x[t]; given `x8` (x quantized by int8Input), Q8_0/Q4_0/Q4_K weights use the integer-dot kernels. */
+export function linear(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string, x8?: Int8Activations): void {
   const [wx, wy] = split(w.rows, p.ctx.limits.maxComputeWorkgroupsPerDimension);
   const spec = { params: { rows: w.rows, cols: w.cols }, workgroups: [wx, wy, nTokens] as const, label };
+  if (x8) {
+    const { xq, xd, xs } = x8;
+    switch (w.format) {
+      case 'q8_0': return p.dispatch(kernels.matmul_dp4a_q8_0, { ...spec, bindings: { xq, xd, out, ...w.parts } });
+      case 'q4_0': return p.dispatch(kernels.matmul_dp4a_q4_0, { ...spec, bindings: { xq, xd, xs, out, ...w.parts } });
+      case 'q4_k': return p.dispatch(kernels.matmul_dp4a_q4_k, { ...spec, bindings: { xq, xd, xs, out, ...w.parts } });
+      default: break; // no integer-dot kernel for this format: dequantize against x below
+    }
+  }
+  if (nTokens > 1 && w.cols % 32 === 0) return gemm(p, w, x, out, nTokens, label);
   switch (w.format) {
     case 'f32': return p.dispatch(kernels.matmul_f32, { ...spec, bindings: { x, weight: w.data, out } });
     case 'f16': return p.dispatch(kernels.matmul_f16, { ...spec, bindings: { x, weight: w.data, out } });
@@ -59,6 +108,32 @@ export function linear(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, 
     case 'q5_1': return p.dispatch(kernels.matmul_q5_1, { ...spec, bindings: { x, out, ...w.parts } });
     case 'q4_k': return p.dispatch(kernels.matmul_q4_k, { ...spec, bindings: { x, out, ...w.parts } });
     case 'q6_k': return p.dispatch(kernels.matmul_q6_k, { ...spec, bindings: { x, out, ...w.parts } });
+    default: return assertNever(w);
+  }
+}
+
+/**
+ * out[t] = W · x[t] for a prefill chunk with the tiled GEMM: each weight unit is decoded once per 8 tokens instead
+ * of once per token. Needs cols % 32 == 0 (true of every quantized format; dense rows like stories260K's 172 use
+ * the per-token kernels).
+ */
+function gemm(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string): void {
+  const tileTokens = kernels.gemm_f32.overrides.TILE_TOKENS;
+  const spec = {
+    params: { rows: w.rows, cols: w.cols, n_tokens: nTokens },
+    workgroups: [Math.ceil(w.rows / kernels.gemm_f32.overrides.WG_SIZE), Math.ceil(nTokens / tileTokens)] as const,
+    label,
+  };
+  switch (w.format) {
+    case 'f32': return p.dispatch(kernels.gemm_f32, { ...spec, bindings: { x, weight: w.data, out } });
+    case 'f16': return p.dispatch(kernels.gemm_f16, { ...spec, bindings: { x, weight: w.data, out } });
+    case 'q8_0': return p.dispatch(kernels.gemm_q8_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_0': return p.dispatch(kernels.gemm_q4_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_1': return p.dispatch(kernels.gemm_q4_1, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q5_0': return p.dispatch(kernels.gemm_q5_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q5_1': return p.dispatch(kernels.gemm_q5_1, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_k': return p.dispatch(kernels.gemm_q4_k, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q6_k': return p.dispatch(kernels.gemm_q6_k, { ...spec, bindings: { x, out, ...w.parts } });
     default: return assertNever(w);
   }
 }

@@ -90,6 +90,49 @@ export const TOLERANCES = {
       + 'residual stream and the vocab projection; measured 6.7e-6 (lavapipe) and 9.1e-6 (SwiftShader) over 25 '
       + 'positions of stories260K; 1e-4 is ~10× that and 700× below the smallest top-1 margin (0.071)',
   },
+  /** int8 activation codes from quantize_act_q8 / quantize_act_crossquant vs their CPU twins in @qgpu/reference. */
+  int8Codes: {
+    atol: 1,
+    rtol: 0,
+    reason: 'the twin rounds every step to f32 as the kernel does, but WGSL allows 2.5 ulp for the divisions (amax/127, '
+      + '1/d) and more for pow, so an x/d within a few ulp of k + ½ may round to the neighbouring code: never further. '
+      + 'Measured: 0 codes differ on lavapipe and SwiftShader (up to 6912 codes per case)',
+  },
+  /** The per-block activation scales xd of the int8 quantizers vs their CPU twins. */
+  int8Scales: {
+    atol: 0,
+    rtol: 4e-6,
+    reason: 'one f32 division (2.5 ulp allowed by WGSL, relative 1.5e-7) for quantize_act_q8; CrossQuant adds pow = '
+      + 'exp2(α·log2 t), whose error grows with |α·log2 t|: a few ulp for activation magnitudes (< 2^10). Measured '
+      + 'max 1.13e-7 (SwiftShader divides to 1 ulp, lavapipe exactly); 4e-6 leaves room for pow on other drivers',
+  },
+  /**
+   * An integer-dot matmul (matmul_dp4a_*) vs its twin `matmulDp4a` fed the same int8 activations (read back from the
+   * GPU): the integer sums are exact on both sides, so only the f32 per-block products and the summation order differ.
+   */
+  int8DotVsTwin: {
+    atol: 1e-4,
+    rtol: 1e-3,
+    maxNmse: 1e-10,
+    reason: 'exact integer block sums on both sides; the GPU rounds d_w·d_x·Σ (and the Q4_0/Q4_K offset term d·s_x, '
+      + 'which cancels against it) to f32 per block and sums blocks in f32 in another order. Measured over rows ≤ 257, '
+      + 'cols ≤ 2304: max |Δ| 1.2e-5, NMSE ≤ 1.6e-14 (both adapters); the NMSE cap keeps 4 orders of headroom',
+  },
+  /**
+   * A dp4a-path model (activations rounded to int8 per block of 32 before every Q8_0/Q4_0/Q4_K linear) vs the
+   * reference forward with f32 activations on the same dequantized weights. This is the comparison
+   * logitsVsLlamaCppQuant makes from the other side (llama.cpp rounds, qgpu's dequant path does not), so the error is
+   * the activation rounding carried through 5 layers, not kernel error (the kernels match their twins to NMSE 1e-14).
+   */
+  logitsDp4aVsReference: {
+    atol: 0.35,
+    rtol: 0,
+    maxNmse: 2e-4,
+    reason: 'int8 activation rounding (|err| ≤ amax/254 per block of 32) before every Q4_K linear of '
+      + 'stories260K-pad256-q4_k_m (its Q6_K ones stay f32), amplified through 5 layers: measured max |Δlogit| 0.232 and NMSE 4.8e-5 over 11 positions on lavapipe and '
+      + 'SwiftShader (llama.cpp vs f32 activations on the Q8_0/Q4_0 files: 0.149/0.197); bound 1.5× / 4× measured, '
+      + 'and top-1 equality at every position is asserted separately',
+  },
 } as const satisfies Record<string, Tolerance>;
 
 /** A key of {@link TOLERANCES}. */

@@ -2,6 +2,7 @@
 // The per-token path writes the 8-byte step uniform, encodes one pass, submits once and reads back 4 bytes.
 import type { GgufFile } from '@qgpu/formats';
 import { PipelineCache, type DeviceContext, type Plan } from '@qgpu/gpu';
+import { checkKernelPath, type KernelPath } from '../ops.ts';
 import { llamaConfigFromGguf, type LlamaConfig } from './config.ts';
 import { buildForwardPlan } from './forward.ts';
 import { loadLlamaWeights, type LlamaWeights } from './load.ts';
@@ -12,6 +13,8 @@ export interface LlamaModelOptions {
   contextLength?: number;
   /** Tokens per prefill dispatch (default 32). */
   prefillChunk?: number;
+  /** How linears run (default 'dequant'; see KernelPath). 'lut' is reserved and rejected until it exists. */
+  kernelPath?: KernelPath;
   onProgress?: (phase: 'weights' | 'pipelines', loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -25,6 +28,7 @@ export class LlamaModel {
     readonly config: LlamaConfig,
     readonly weights: LlamaWeights,
     readonly workspace: Workspace,
+    readonly kernelPath: KernelPath,
     private readonly decodePlan: Plan,
     private readonly prefillPlan: Plan,
   ) {
@@ -39,18 +43,19 @@ export class LlamaModel {
 
   static async load(ctx: DeviceContext, file: GgufFile, options: LlamaModelOptions = {}): Promise<LlamaModel> {
     const config = llamaConfigFromGguf(file);
+    const kernelPath = checkKernelPath(options.kernelPath ?? 'dequant');
     const seqLen = Math.min(options.contextLength ?? config.contextLength, config.contextLength);
     const chunk = Math.max(1, Math.min(options.prefillChunk ?? 32, seqLen));
     const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal);
-    const workspace = createWorkspace(ctx.device, config, seqLen, chunk);
+    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath);
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');
       const [decodePlan, prefillPlan] = await Promise.all([
-        buildForwardPlan(cache, config, weights, workspace, 1, 'decode'),
-        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill'),
+        buildForwardPlan(cache, config, weights, workspace, 1, 'decode', kernelPath),
+        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill', kernelPath),
       ]);
-      return new LlamaModel(ctx, config, weights, workspace, decodePlan, prefillPlan);
+      return new LlamaModel(ctx, config, weights, workspace, kernelPath, decodePlan, prefillPlan);
     } catch (error) {
       weights.destroy();
       workspace.destroy();

@@ -1,6 +1,7 @@
 // Every activation buffer and the KV cache, allocated once at load (llama2.c's RunState). Buffers are sized for the
 // prefill chunk; the decode plan binds the same buffers and uses their first row.
 import { createTensor, type GpuTensor } from '@qgpu/gpu';
+import type { Int8Activations, KernelPath } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 
 export interface Workspace {
@@ -18,6 +19,8 @@ export interface Workspace {
   readonly up: GpuTensor;       // [chunk, hidden_dim]
   readonly scores: GpuTensor;   // [chunk, n_heads, seq_len] attention scratch
   readonly logits: GpuTensor;   // [chunk, vocab]
+  /** dp4a path only: the int8 form of whichever linear input is current, sized for the widest (dim, q_dim, hidden_dim). */
+  readonly int8: Int8Activations | undefined;
   readonly ropeTable: GpuTensor; // [seq_len, rope_dim / 2] (cos, sin)
   readonly kCache: readonly GpuTensor[]; // per layer [seq_len, kv_dim]
   readonly vCache: readonly GpuTensor[];
@@ -43,7 +46,7 @@ export function ropeTableLlama(seqLen: number, ropeDim: number, freqBase: number
   return table;
 }
 
-export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number): Workspace {
+export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number, kernelPath: KernelPath): Workspace {
   const { dim, qDim, kvDim, hiddenDim, vocabSize, nHeads, ropeDim } = config;
   const owned: GpuTensor[] = [];
   const make = (label: string, shape: number[], dtype: 'f32' | 'u32' = 'f32') => {
@@ -53,6 +56,16 @@ export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: 
   };
   const ropeTable = make('rope_table', [seqLen, ropeDim / 2, 2]);
   device.queue.writeBuffer(ropeTable.buffer, 0, ropeTableLlama(seqLen, ropeDim, config.ropeFreqBase));
+  // Blocks of 32 per token for the widest linear input; a width that is not a multiple of 32 never reaches the int8
+  // kernels (its weights cannot be Q8_0/Q4_0/Q4_K), so rounding up only wastes a partial block.
+  const int8Blocks = Math.ceil(Math.max(dim, qDim, hiddenDim) / 32);
+  const int8: Int8Activations | undefined = kernelPath === 'dp4a'
+    ? {
+      xq: make('int8.xq', [chunkTokens, int8Blocks * 8], 'u32'),
+      xd: make('int8.xd', [chunkTokens, int8Blocks]),
+      xs: make('int8.xs', [chunkTokens, int8Blocks]),
+    }
+    : undefined;
   const stepBuffer = device.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const ws = {
     chunkTokens,
@@ -69,6 +82,7 @@ export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: 
     up: make('up', [chunkTokens, hiddenDim]),
     scores: make('scores', [chunkTokens, nHeads, seqLen]),
     logits: make('logits', [chunkTokens, vocabSize]),
+    int8,
     ropeTable,
     kCache: Array.from({ length: config.nLayers }, (_, l) => make(`k_cache.${l}`, [seqLen, kvDim])),
     vCache: Array.from({ length: config.nLayers }, (_, l) => make(`v_cache.${l}`, [seqLen, kvDim])),

@@ -1,0 +1,43 @@
+// `--kernel-path`: the dp4a path end to end through the CLI (run and score), and the one-line errors for paths that
+// do not exist yet or at all (checked before any device is opened).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadReference, sharedPath, testGpu } from '@qgpu/testing';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli-harness.ts';
+
+const gpu = await testGpu();
+const model = sharedPath('models/stories260K/stories260K-q4_0.gguf');
+
+describe('qgpu --kernel-path', () => {
+  it.each([
+    ['lut', /^qgpu: --kernel-path: kernel path 'lut' is not implemented yet/],
+    ['int4', /^qgpu: --kernel-path: unknown kernel path 'int4'/],
+  ])('--kernel-path %s fails with one clear line', (path, message) => {
+    const r = runCli(['run', '--model', model, '--prompt', 'x', '--kernel-path', path]);
+    expect(r.status).toBe(2);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('qgpu:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+
+  describe.skipIf(!gpu.ctx)(`on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped: ${gpu.reason})`}`, () => {
+    it('run --kernel-path dp4a on stories260K-q4_0 gives llama.cpp\'s greedy ids, and score works', () => {
+      const reference = loadReference('stories260K-q4_0').greedy;
+      const run = runCli(['run', '--model', model, '--prompt', reference.prompt, '--max-tokens', '64', '--temperature', '0',
+        '--json', '--adapter', gpu.adapter, '--kernel-path', 'dp4a']);
+      expect(run.status, run.stderr).toBe(0);
+      const out = JSON.parse(run.stdout);
+      const same = out.generated_ids.filter((id: number, i: number) => id === reference.generated_ids[i]).length;
+      console.info(`${gpu.adapter} CLI dp4a stories260K-q4_0: ${same}/64 greedy ids equal llama.cpp's`);
+      expect(same).toBeGreaterThanOrEqual(61); // the model tests' ≥ 95 % criterion; measured 64/64 on both adapters
+
+      const textFile = join(mkdtempSync(join(tmpdir(), 'qgpu-')), 'story.txt');
+      writeFileSync(textFile, `${reference.prompt}${reference.text}`);
+      const score = runCli(['score', '--model', model, '--text-file', textFile, '--json', '--adapter', gpu.adapter, '--kernel-path', 'dp4a']);
+      expect(score.status, score.stderr).toBe(0);
+      expect(JSON.parse(score.stdout).ppl).toBeLessThan(8);
+    });
+  });
+});
