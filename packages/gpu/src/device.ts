@@ -4,6 +4,8 @@ export interface DeviceContext {
   readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string };
   readonly features: ReadonlySet<string>;
   readonly hasF16: boolean;
+  /** WGSL language extensions the implementation supports (e.g. packed_4x8_integer_dot_product). */
+  readonly wgslFeatures: ReadonlySet<string>;
   readonly limits: {
     readonly maxStorageBufferBindingSize: number;
     readonly maxBufferSize: number;
@@ -44,6 +46,7 @@ export async function createDeviceContext(gpu: GPU | undefined, options: GPURequ
     adapterInfo: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
     features: new Set(device.features as unknown as Iterable<string>),
     hasF16: device.features.has('shader-f16'),
+    wgslFeatures: new Set((gpu.wgslLanguageFeatures as unknown as Iterable<string> | undefined) ?? []),
     limits: {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxBufferSize: device.limits.maxBufferSize,

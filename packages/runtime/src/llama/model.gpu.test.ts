@@ -79,4 +79,9 @@ describe.skipIf(!gpu.ctx)(`Llama forward on ${gpu.adapter}${gpu.ctx ? '' : ` (sk
     await engine.unload();
   });
 
+  it("kernel path 'dp4a' on an implementation without packed_4x8_integer_dot_product fails with a clear error", async () => {
+    const withoutDot4 = { ...ctx, wgslFeatures: new Set<string>() };
+    await expect(LlamaModel.load(withoutDot4, await openModel('stories260K-q8_0.gguf'), { kernelPath: 'dp4a' }))
+      .rejects.toThrow(/needs the WGSL feature packed_4x8_integer_dot_product/);
+  });
 });

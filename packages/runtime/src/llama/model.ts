@@ -44,6 +44,9 @@ export class LlamaModel {
   static async load(ctx: DeviceContext, file: GgufFile, options: LlamaModelOptions = {}): Promise<LlamaModel> {
     const config = llamaConfigFromGguf(file);
     const kernelPath = checkKernelPath(options.kernelPath ?? 'dequant');
+    if (kernelPath === 'dp4a' && !ctx.wgslFeatures.has('packed_4x8_integer_dot_product')) {
+      throw new Error("kernel path 'dp4a' needs the WGSL feature packed_4x8_integer_dot_product, which this WebGPU implementation lacks; use 'dequant'");
+    }
     const seqLen = Math.min(options.contextLength ?? config.contextLength, config.contextLength);
     const chunk = Math.max(1, Math.min(options.prefillChunk ?? 32, seqLen));
     const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal);
