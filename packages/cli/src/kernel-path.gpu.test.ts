@@ -1,5 +1,5 @@
-// `--kernel-path`: the dp4a path end to end through the CLI (run and score), and the one-line errors for paths that
-// do not exist yet or at all (checked before any device is opened).
+// `--kernel-path`: the dp4a and lut paths end to end through the CLI, and the one-line error for a path that does
+// not exist (checked before any device is opened).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,6 @@ const model = sharedPath('models/stories260K/stories260K-q4_0.gguf');
 
 describe('qgpu --kernel-path', () => {
   it.each([
-    ['lut', /^qgpu: --kernel-path: kernel path 'lut' is not implemented yet/],
     ['int4', /^qgpu: --kernel-path: unknown kernel path 'int4'/],
   ])('--kernel-path %s fails with one clear line', (path, message) => {
     const r = runCli(['run', '--model', model, '--prompt', 'x', '--kernel-path', path]);
@@ -36,6 +35,18 @@ describe('qgpu --kernel-path', () => {
       const textFile = join(mkdtempSync(join(tmpdir(), 'qgpu-')), 'story.txt');
       writeFileSync(textFile, `${reference.prompt}${reference.text}`);
       const score = runCli(['score', '--model', model, '--text-file', textFile, '--json', '--adapter', gpu.adapter, '--kernel-path', 'dp4a']);
+      expect(score.status, score.stderr).toBe(0);
+      expect(JSON.parse(score.stdout).ppl).toBeLessThan(8);
+    });
+
+    it('run and score --kernel-path lut on stories260K-pad256-q4_0 (Q4_0 maps exactly onto 4-bit T-MAC planes)', () => {
+      const lutModel = sharedPath('models/stories260K/stories260K-pad256-q4_0.gguf');
+      const run = runCli(['run', '--model', lutModel, '--prompt', 'Once upon a time', '--max-tokens', '16', '--json', '--adapter', gpu.adapter, '--kernel-path', 'lut']);
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).generated_ids).toHaveLength(16);
+      const textFile = join(mkdtempSync(join(tmpdir(), 'qgpu-')), 'story.txt');
+      writeFileSync(textFile, `Once upon a time${loadReference('stories260K-q4_0').greedy.text}`);
+      const score = runCli(['score', '--model', lutModel, '--text-file', textFile, '--json', '--adapter', gpu.adapter, '--kernel-path', 'lut']);
       expect(score.status, score.stderr).toBe(0);
       expect(JSON.parse(score.stdout).ppl).toBeLessThan(8);
     });

@@ -14,7 +14,7 @@ const USAGE = `usage:
   qgpu tokenize --model FILE --text TEXT [--json]
   qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
 adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
-kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights)`;
+kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)`;
 
 class UsageError extends Error {}
 

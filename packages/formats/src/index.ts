@@ -4,3 +4,4 @@ export * from './gguf.ts';
 export * from './gguf-write.ts';
 export * from './tensor-data.ts';
 export * from './quant/index.ts';
+export * from './lut/index.ts';

@@ -20,9 +20,10 @@ export interface LoadOptions {
 /**
  * How linears run: 'dequant' dequantizes the weights on the fly against f32 activations; 'dp4a' quantizes the
  * activations to int8 per block of 32 (as llama.cpp's CPU does) and uses integer dot products (WGSL dot4I8Packed) for
- * Q8_0, Q4_0 and Q4_K weights, every other format staying on dequant. ('lut' is reserved for T-MAC tables.)
+ * Q8_0, Q4_0 and Q4_K weights, every other format staying on dequant. 'lut' (T-MAC tables, methods.md §5) has its
+ * ops (lutInput, linear on 'lut' weights) but is still rejected at load until the loader and workspace support it.
  */
-export type KernelPath = 'dequant' | 'dp4a';
+export type KernelPath = 'dequant' | 'dp4a' | 'lut';
 
 export interface GenerateOptions {
   /** Tokens to generate after the prompt (default 64). */

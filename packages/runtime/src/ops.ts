@@ -14,11 +14,16 @@ export interface Int8Activations {
   readonly xs: GpuTensor;
 }
 
+/** T-MAC tables of one linear input (lut_build, methods.md §5): [n, cols/4, 8] f32 odd entries, [n, cols/32] f32 Σx. */
+export interface LutActivations {
+  readonly tables: GpuTensor;
+  readonly sums: GpuTensor;
+}
+
 /** Checks a kernel-path option coming from outside TypeScript's reach (CLI flags, worker messages). */
 export function checkKernelPath(path: string): KernelPath {
-  if (path === 'dequant' || path === 'dp4a') return path;
-  if (path === 'lut') throw new Error("kernel path 'lut' is not implemented yet (issue #3); use 'dequant' or 'dp4a'");
-  throw new Error(`unknown kernel path '${path}' (expected 'dequant' or 'dp4a')`);
+  if (path === 'dequant' || path === 'dp4a' || path === 'lut') return path;
+  throw new Error(`unknown kernel path '${path}' (expected 'dequant', 'dp4a' or 'lut')`);
 }
 
 function assertNever(x: never): never {
@@ -52,6 +57,7 @@ export function embed(p: PlanBuilder, table: Weight, tokens: GpuTensor, out: Gpu
     case 'q5_1': return p.dispatch(kernels.embed_q5_1, { ...spec, bindings: { tokens, out, ...table.parts } });
     case 'q4_k': return p.dispatch(kernels.embed_q4_k, { ...spec, bindings: { tokens, out, ...table.parts } });
     case 'q6_k': return p.dispatch(kernels.embed_q6_k, { ...spec, bindings: { tokens, out, ...table.parts } });
+    case 'lut': throw new Error('a LUT weight cannot be an embedding table: only linears are converted to the LUT format');
     default: return assertNever(table);
   }
 }
@@ -84,8 +90,41 @@ export function int8Input(
   return scratch;
 }
 
-/** out[t] = W · x[t]; given `x8` (x quantized by int8Input), Q8_0/Q4_0/Q4_K weights use the integer-dot kernels. */
-export function linear(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string, x8?: Int8Activations): void {
+/**
+ * With the lut path, builds the tables of x [nTokens, cols] once for all the LUT linears in `readers` and returns
+ * them for their linear() calls; undefined when none is a LUT weight.
+ */
+export function lutInput(
+  p: PlanBuilder, path: KernelPath, x: GpuTensor, readers: readonly Weight[], scratch: LutActivations | undefined, nTokens: number,
+): LutActivations | undefined {
+  if (path !== 'lut' || !readers.some((w) => w.format === 'lut')) return undefined;
+  if (!scratch) throw new Error('the lut kernel path needs table buffers in the workspace');
+  const cols = readers[0]!.cols;
+  if (readers.some((w) => w.cols !== cols)) throw new Error(`linears sharing one input disagree on its width (${readers.map((w) => w.cols).join(', ')})`);
+  const wg = kernels.lut_build.overrides.WG_SIZE;
+  p.dispatch(kernels.lut_build, { params: { cols }, bindings: { x, ...scratch }, workgroups: [Math.ceil(cols / 4 / wg), 1, nTokens], label: 'lut_build' });
+  return scratch;
+}
+
+/**
+ * out[t] = W · x[t]; given `x8` (x quantized by int8Input), Q8_0/Q4_0/Q4_K weights use the integer-dot kernels. LUT
+ * weights need `xl` (x's tables from lutInput) and run lut_gemv for every token of the chunk at once (z = token).
+ */
+export function linear(
+  p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string, x8?: Int8Activations, xl?: LutActivations,
+): void {
+  if (w.format === 'lut') {
+    if (!xl) throw new Error(`${label}: a LUT weight needs the tables of its input (lutInput)`);
+    const chunks = Math.ceil(w.rows / kernels.lut_gemv.overrides.ROWS_PER_WG);
+    const [cx, cy] = split(chunks, p.ctx.limits.maxComputeWorkgroupsPerDimension);
+    return p.dispatch(kernels.lut_gemv, {
+      params: { rows: w.rows, cols: w.cols, group: w.group },
+      bindings: { ...xl, out, ...w.parts },
+      overrides: { BITS: w.bits },
+      workgroups: [cx, cy, nTokens],
+      label,
+    });
+  }
   const [wx, wy] = split(w.rows, p.ctx.limits.maxComputeWorkgroupsPerDimension);
   const spec = { params: { rows: w.rows, cols: w.cols }, workgroups: [wx, wy, nTokens] as const, label };
   if (x8) {
@@ -134,6 +173,7 @@ function gemm(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: 
     case 'q5_1': return p.dispatch(kernels.gemm_q5_1, { ...spec, bindings: { x, out, ...w.parts } });
     case 'q4_k': return p.dispatch(kernels.gemm_q4_k, { ...spec, bindings: { x, out, ...w.parts } });
     case 'q6_k': return p.dispatch(kernels.gemm_q6_k, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'lut': throw new Error(`${label}: LUT weights run lut_gemv (linear), never the dequant GEMM`);
     default: return assertNever(w);
   }
 }

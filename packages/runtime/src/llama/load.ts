@@ -3,7 +3,7 @@ import { assertSupportedType, FormatError, readTensorBytes, tensorToF32, type Gg
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 import type { LlamaConfig } from './config.ts';
 import { GGUF_NAMES } from './names.ts';
-import { uploadWeight, weightTensors, type Weight } from './weight.ts';
+import { uploadWeight, weightTensors, type LutOptions, type Weight } from './weight.ts';
 
 export type { Weight } from './weight.ts';
 
@@ -52,7 +52,13 @@ export function checkLlamaTensors(file: GgufFile, config: LlamaConfig): { find: 
   return { find, names, hasOutput };
 }
 
-export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal): Promise<LlamaWeights> {
+/**
+ * With `lut`, every linear whose width is a multiple of the group is converted to T-MAC bit-planes at load; the
+ * token embedding stays in its stored format (it is gathered, not multiplied), and so does a tied output matrix.
+ */
+export async function loadLlamaWeights(
+  device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal, lut?: LutOptions,
+): Promise<LlamaWeights> {
   const fileName = file.source.name;
   const { find, names, hasOutput } = checkLlamaTensors(file, config);
   const totalBytes = names.reduce((sum, n) => sum + find(n).byteLength, 0);
@@ -70,11 +76,11 @@ export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config
     return bytes;
   };
 
-  const matrix = async (name: string, rows: number, cols: number): Promise<Weight> => {
+  const matrix = async (name: string, rows: number, cols: number, asLinear = true): Promise<Weight> => {
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);
-    const weight = uploadWeight(device, name, type, bytes, rows, cols);
+    const weight = uploadWeight(device, name, type, bytes, rows, cols, asLinear ? lut : undefined);
     buffers.push(...weightTensors(weight));
     return weight;
   };
@@ -88,7 +94,7 @@ export async function loadLlamaWeights(device: GPUDevice, file: GgufFile, config
   };
 
   const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
-  const tokenEmbedding = await matrix(GGUF_NAMES.tokenEmbedding, vocabSize, dim);
+  const tokenEmbedding = await matrix(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.nLayers; i++) {
     const n = GGUF_NAMES.layer(i);

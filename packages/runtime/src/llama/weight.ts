@@ -1,6 +1,7 @@
 // A matrix in its GPU layout. F32/F16 stay dense; GGUF quant blocks are repacked once at load into aligned
 // structure-of-arrays parts (see @qgpu/formats quant/ and shaders/lib/quant/), so kernels never parse GGUF bytes.
-import { decodeToF32, repack, tensorAsF16Bits, type QuantTypeName } from '@qgpu/formats';
+// The 'lut' format (T-MAC bit-planes, @qgpu/formats lut/) is converted from any stored type at load, on request.
+import { decodeToF32, lutFromTensor, repack, tensorAsF16Bits, type LutBits, type LutGroup, type QuantTypeName } from '@qgpu/formats';
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 
 type Parts<K extends string> = { readonly [P in K]: GpuTensor };
@@ -14,11 +15,12 @@ export type Weight = { readonly rows: number; readonly cols: number } & (
   | { readonly format: 'q5_1'; readonly parts: Parts<'qs' | 'qh' | 'dm'> }
   | { readonly format: 'q4_k'; readonly parts: Parts<'qs' | 'scales' | 'dm'> }
   | { readonly format: 'q6_k'; readonly parts: Parts<'ql' | 'qh' | 'scales' | 'd'> }
+  | { readonly format: 'lut'; readonly bits: LutBits; readonly group: LutGroup; readonly parts: Parts<'planes' | 'scales' | 'zeros'> }
 );
 
 export type WeightFormat = Weight['format'];
 
-const QUANT_FORMATS: Readonly<Record<QuantTypeName, Exclude<WeightFormat, 'f32' | 'f16'>>> = {
+const QUANT_FORMATS: Readonly<Record<QuantTypeName, Exclude<WeightFormat, 'f32' | 'f16' | 'lut'>>> = {
   Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_1: 'q4_1', Q5_0: 'q5_0', Q5_1: 'q5_1', Q4_K: 'q4_k', Q6_K: 'q6_k',
 };
 
@@ -27,8 +29,21 @@ export function weightTensors(w: Weight): GpuTensor[] {
   return 'data' in w ? [w.data] : Object.values(w.parts);
 }
 
-/** Converts one tensor's file bytes into its GPU layout and uploads it. */
-export function uploadWeight(device: GPUDevice, name: string, typeName: 'F32' | 'F16' | QuantTypeName, bytes: Uint8Array, rows: number, cols: number): Weight {
+/** LUT conversion settings (methods.md §5): code width and scale group along cols. */
+export interface LutOptions {
+  readonly bits: LutBits;
+  readonly group: LutGroup;
+}
+
+/**
+ * Converts one tensor's file bytes into its GPU layout and uploads it. With `lut`, a matrix whose cols are a
+ * multiple of the group is converted to the LUT format instead (Q4_0 at 4 bits / group 32 exactly, others by RTN);
+ * other widths keep their own format, since the LUT kernels need whole groups.
+ */
+export function uploadWeight(
+  device: GPUDevice, name: string, typeName: 'F32' | 'F16' | QuantTypeName, bytes: Uint8Array, rows: number, cols: number, lut?: LutOptions,
+): Weight {
+  if (lut && cols % lut.group === 0) return uploadLutWeight(device, name, typeName, bytes, rows, cols, lut);
   switch (typeName) {
     case 'F32':
       return { format: 'f32', rows, cols, data: uploadTensor(device, name, [rows, cols], 'f32', decodeToF32('F32', bytes)) };
@@ -43,4 +58,15 @@ export function uploadWeight(device: GPUDevice, name: string, typeName: 'F32' | 
       return { format: QUANT_FORMATS[typeName], rows, cols, parts } as Weight;
     }
   }
+}
+
+/** The LUT conversion of a stored matrix, uploaded as its three parts (all u32/f32 words, no repacking needed). */
+export function uploadLutWeight(device: GPUDevice, name: string, typeName: 'F32' | 'F16' | QuantTypeName, bytes: Uint8Array, rows: number, cols: number, lut: LutOptions): Weight {
+  const w = lutFromTensor(typeName, bytes, rows, cols, lut.bits, lut.group);
+  const parts = {
+    planes: uploadTensor(device, `${name}.planes`, [w.planes.length], 'u32', w.planes),
+    scales: uploadTensor(device, `${name}.scales`, [w.scales.length], 'f32', w.scales),
+    zeros: uploadTensor(device, `${name}.zeros`, [w.zeros.length], 'f32', w.zeros),
+  };
+  return { format: 'lut', rows, cols, bits: w.bits, group: w.group, parts };
 }

@@ -1,7 +1,7 @@
 // Every activation buffer and the KV cache, allocated once at load (llama2.c's RunState). Buffers are sized for the
 // prefill chunk; the decode plan binds the same buffers and uses their first row.
 import { createTensor, type GpuTensor } from '@qgpu/gpu';
-import type { Int8Activations, KernelPath } from '../ops.ts';
+import type { Int8Activations, LutActivations, KernelPath } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 
 export interface Workspace {
@@ -21,6 +21,8 @@ export interface Workspace {
   readonly logits: GpuTensor;   // [chunk, vocab]
   /** dp4a path only: the int8 form of whichever linear input is current, sized for the widest (dim, q_dim, hidden_dim). */
   readonly int8: Int8Activations | undefined;
+  /** lut path only: the T-MAC tables of whichever linear input is current, sized for the widest input. */
+  readonly lut: LutActivations | undefined;
   readonly ropeTable: GpuTensor; // [seq_len, rope_dim / 2] (cos, sin)
   readonly kCache: readonly GpuTensor[]; // per layer [seq_len, kv_dim]
   readonly vCache: readonly GpuTensor[];
@@ -66,6 +68,12 @@ export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: 
       xs: make('int8.xs', [chunkTokens, int8Blocks]),
     }
     : undefined;
+  const lut: LutActivations | undefined = kernelPath === 'lut'
+    ? {
+      tables: make('lut.tables', [chunkTokens, int8Blocks * 8, 8]),
+      sums: make('lut.sums', [chunkTokens, int8Blocks]),
+    }
+    : undefined;
   const stepBuffer = device.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const ws = {
     chunkTokens,
@@ -83,6 +91,7 @@ export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: 
     scores: make('scores', [chunkTokens, nHeads, seqLen]),
     logits: make('logits', [chunkTokens, vocabSize]),
     int8,
+    lut,
     ropeTable,
     kCache: Array.from({ length: config.nLayers }, (_, l) => make(`k_cache.${l}`, [seqLen, kvDim])),
     vCache: Array.from({ length: config.nLayers }, (_, l) => make(`v_cache.${l}`, [seqLen, kvDim])),
