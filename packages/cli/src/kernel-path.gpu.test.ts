@@ -50,5 +50,16 @@ describe('qgpu --kernel-path', () => {
       expect(score.status, score.stderr).toBe(0);
       expect(JSON.parse(score.stdout).ppl).toBeLessThan(8);
     });
+
+    // Every fixture on every path (formats without an int8 or LUT kernel, and widths not a multiple of 32, fall
+    // back to dequant). Lavapipe only: the same plans run on SwiftShader in the model tests, ~10× slower.
+    const files = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m', 'pad256-f32', 'pad256-f16', 'pad256-q8_0', 'pad256-q4_0', 'pad256-q4_0-pure', 'pad256-q4_k_m'];
+    const matrix = files.flatMap((f) => (['dp4a', 'lut'] as const).map((path) => [f, path] as const));
+    it.skipIf(gpu.adapter === 'swiftshader').each(matrix)(`stories260K-%s runs with --kernel-path %s${gpu.adapter === 'swiftshader' ? ' (skipped on SwiftShader: lavapipe-only matrix, ~10× slower there)' : ''}`, (file, path) => {
+      const r = runCli(['run', '--model', sharedPath(`models/stories260K/stories260K-${file}.gguf`), '--prompt', 'Once upon a time',
+        '--max-tokens', '4', '--json', '--adapter', gpu.adapter, '--kernel-path', path]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).generated_ids).toHaveLength(4);
+    });
   });
 });
