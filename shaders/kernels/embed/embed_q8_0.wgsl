@@ -10,6 +10,7 @@
 //   before they reach the GPU). dim is a multiple of 32 (256 for K-quants).
 // Overrides: WG_SIZE.
 //! import "lib/quant/q8_0.wgsl"
+//! import "lib/body/embed_units.wgsl"
 
 override WG_SIZE: u32 = 64u;
 
@@ -26,15 +27,5 @@ struct Params {
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  let t = gid.y;
-  if (i >= params.dim) {
-    return;
-  }
-  let id = tokens[t];
-  var value = 0.0;
-  if (id < params.vocab_size) {
-    value = unit_value((id * params.dim + i) / 32u, i % 32u);
-  }
-  out[t * params.dim + i] = act(value);
+  embed_units(gid.x, gid.y);
 }

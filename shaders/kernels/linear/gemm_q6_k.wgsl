@@ -14,6 +14,7 @@
 //   decodes its row's unit into registers once and multiplies it against every staged token. cols % 32 == 0.
 // Overrides: WG_SIZE (rows per workgroup), TILE_TOKENS (≤ 16).
 //! import "lib/quant/q6_k.wgsl"
+//! import "lib/body/gemm_units.wgsl"
 
 override WG_SIZE: u32 = 64u;
 override TILE_TOKENS: u32 = 8u;
@@ -32,44 +33,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> d: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out: array<act>;
 
-var<workgroup> x_tile: array<f32, TILE_TOKENS * 32u>;
-
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x * WG_SIZE + lid;
-  let token0 = wg.y * TILE_TOKENS;
-  let units_per_row = params.cols / 32u;
-  var acc: array<f32, 16>;
-  var w: array<f32, 32>;
-  for (var u = 0u; u < units_per_row; u++) {
-    for (var i = lid; i < TILE_TOKENS * 32u; i += WG_SIZE) {
-      let t = token0 + i / 32u;
-      var value = 0.0;
-      if (t < params.n_tokens) {
-        value = f32(x[t * params.cols + 32u * u + i % 32u]);
-      }
-      x_tile[i] = value;
-    }
-    workgroupBarrier();
-    if (row < params.rows) {
-      for (var i = 0u; i < 32u; i++) {
-        w[i] = unit_value(row * units_per_row + u, i);
-      }
-      for (var t = 0u; t < TILE_TOKENS; t++) {
-        var dot_unit = 0.0;
-        for (var i = 0u; i < 32u; i++) {
-          dot_unit += w[i] * x_tile[t * 32u + i];
-        }
-        acc[t] += dot_unit;
-      }
-    }
-    workgroupBarrier();
-  }
-  if (row < params.rows) {
-    for (var t = 0u; t < TILE_TOKENS; t++) {
-      if (token0 + t < params.n_tokens) {
-        out[(token0 + t) * params.rows + row] = act(acc[t]);
-      }
-    }
-  }
+  gemm_units(wg.x * WG_SIZE + lid, wg.y * TILE_TOKENS, lid);
 }

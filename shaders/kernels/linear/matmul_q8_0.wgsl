@@ -11,7 +11,7 @@
 //   (a block, or a K-quant sub-block) of the row in turn; cols is a multiple of 32 (256 for K-quants).
 // Overrides: WG_SIZE — power of two.
 //! import "lib/quant/q8_0_dot.wgsl"
-//! import "lib/reduce.wgsl"
+//! import "lib/body/matmul_units.wgsl"
 
 override WG_SIZE: u32 = 64u;
 
@@ -36,14 +36,5 @@ fn main(
   if (row >= params.rows) {
     return;
   }
-  let token = wg.z;
-  let units_per_row = params.cols / 32u;
-  var acc = 0.0;
-  for (var u = lid; u < units_per_row; u += WG_SIZE) {
-    acc += unit_dot(row * units_per_row + u, token * params.cols + 32u * u);
-  }
-  let total = workgroup_sum(lid, acc);
-  if (lid == 0u) {
-    out[token * params.rows + row] = act(total);
-  }
+  matmul_units(row, wg.z, lid);
 }
