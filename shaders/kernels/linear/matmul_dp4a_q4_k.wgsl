@@ -16,7 +16,7 @@
 //   activation prelude comes first and directives must precede declarations; Tint accepts the built-ins without it.
 // Overrides: WG_SIZE — power of two.
 //! import "lib/quant/q4_k_idot.wgsl"
-//! import "lib/reduce.wgsl"
+//! import "lib/body/matmul_units_q8.wgsl"
 
 override WG_SIZE: u32 = 64u;
 
@@ -44,14 +44,5 @@ fn main(
   if (row >= params.rows) {
     return;
   }
-  let token = wg.z;
-  let units_per_row = params.cols / 32u;
-  var acc = 0.0;
-  for (var u = lid; u < units_per_row; u += WG_SIZE) {
-    acc += unit_dot_q8(row * units_per_row + u, token * units_per_row + u);
-  }
-  let total = workgroup_sum(lid, acc);
-  if (lid == 0u) {
-    out[token * params.rows + row] = act(total);
-  }
+  matmul_units_q8(row, wg.z, lid);
 }
