@@ -1,4 +1,5 @@
 // The public engine interface. Declared once and used on both sides of the worker boundary (comlink).
+import type { SamplingOptions } from './sampling.ts';
 
 /** Where model bytes come from: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
 export type ModelSource = string | Blob | Uint8Array;
@@ -25,13 +26,15 @@ export interface LoadOptions {
  */
 export type KernelPath = 'dequant' | 'dp4a' | 'lut';
 
-export interface GenerateOptions {
+/**
+ * Generation settings. The sampling fields (temperature, topK, topP, minP, repetitionPenalty, repetitionLastN, seed)
+ * are documented on {@link SamplingOptions}; with all defaults decoding is greedy and the argmax stays on the GPU.
+ */
+export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate after the prompt (default 64). */
   maxTokens?: number;
-  /** 0 (default) is greedy argmax computed on the GPU; > 0 samples from softmax(logits / T). */
-  temperature?: number;
-  /** Seed for sampling; the same seed, prompt and options give the same tokens. */
-  seed?: number;
+  /** Stop as soon as the text contains one of these; the stop string is not part of the result (stopReason 'stop'). */
+  stop?: string[];
   /** Prepend BOS when the model's tokenizer asks for it (default true). */
   addBos?: boolean;
   /** Stop at the end-of-sequence token (default true). */
@@ -52,7 +55,7 @@ export interface GenerateResult {
   readonly promptIds: number[];
   readonly generatedIds: number[];
   readonly text: string;
-  readonly stopReason: 'max_tokens' | 'eos' | 'context_full' | 'aborted';
+  readonly stopReason: 'max_tokens' | 'eos' | 'stop' | 'context_full' | 'aborted';
   readonly stats: GenerateStats;
 }
 
@@ -88,7 +91,8 @@ export type TextCallback = (piece: string, tokenId: number) => void;
 
 export interface Engine {
   load(source: ModelSource, options?: LoadOptions): Promise<ModelInfo>;
-  generate(prompt: string, options?: GenerateOptions, onText?: TextCallback): Promise<GenerateResult>;
+  /** Generates from a prompt given as text (tokenized, BOS per the model) or as token ids (used as they are). */
+  generate(prompt: string | readonly number[], options?: GenerateOptions, onText?: TextCallback): Promise<GenerateResult>;
   tokenize(text: string, addBos?: boolean): Promise<number[]>;
   info(): Promise<EngineInfo>;
   /** Stops the running generation after the current token; its `generate` call resolves with stopReason 'aborted'. */

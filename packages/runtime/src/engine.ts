@@ -8,7 +8,8 @@ import { llamaConfigFromGguf } from './llama/config.ts';
 import { checkLlamaTensors } from './llama/load.ts';
 import { LlamaModel } from './llama/model.ts';
 import { checkKernelPath } from './ops.ts';
-import { sampleTemperature, seededRandom } from './sampling.ts';
+import { isGreedy, Sampler } from './sampling.ts';
+import { StopMatcher } from './stop.ts';
 
 export interface EngineOptions {
   /** The WebGPU entry point: `navigator.gpu` in browsers (the default), Dawn's `GPU` in Node. */
@@ -83,49 +84,55 @@ export class LocalEngine implements Engine {
     return this.requireModel().tokenizer.encode(text, addBos === undefined ? {} : { addBos });
   }
 
-  async generate(prompt: string, options: GenerateOptions = {}, onText?: TextCallback): Promise<GenerateResult> {
+  async generate(prompt: string | readonly number[], options: GenerateOptions = {}, onText?: TextCallback): Promise<GenerateResult> {
     const { model, tokenizer } = this.requireModel();
     if (this.busy) throw new Error('a generation is already running on this engine; wait for it to finish');
     const maxTokens = options.maxTokens ?? 64;
-    const temperature = options.temperature ?? 0;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be a non-negative integer, got ${maxTokens}`);
-    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be ≥ 0, got ${temperature}`);
-    const promptIds = tokenizer.encode(prompt, options.addBos === false ? { addBos: false } : {});
+    // Validates every sampling option up front; plain greedy keeps the argmax on the GPU (no logits read back).
+    const sampler = new Sampler(options);
+    const greedy = isGreedy(sampler.config);
+    const stopper = new StopMatcher(options.stop);
+    const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt, options.addBos === false ? { addBos: false } : {}) : [...prompt];
     if (promptIds.length === 0) throw new RangeError('the prompt is empty');
+    const badId = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= model.config.vocabSize);
+    if (badId !== undefined) throw new RangeError(`prompt token id ${badId} is not in the vocabulary (0…${model.config.vocabSize - 1})`);
     if (promptIds.length >= model.contextLength) {
       throw new RangeError(`the prompt has ${promptIds.length} tokens but the context holds ${model.contextLength}`);
     }
     this.busy = true;
     this.abortRequested = false;
     try {
-      const random = seededRandom(options.seed ?? 0);
+      const history = [...promptIds];
       const decoder = tokenizer.createDecoder();
       const generatedIds: number[] = [];
       let text = '';
       let stopReason: GenerateResult['stopReason'] = 'max_tokens';
       const t0 = performance.now();
       let firstTokenAt = t0;
-      const emit = (id: number) => {
+      // Returns true when a stop string ended the generation.
+      const emit = (id: number): boolean => {
         generatedIds.push(id);
-        const piece = decoder.push(id);
-        text += piece;
-        if (piece) onText?.(piece, id);
+        history.push(id);
+        const step = stopper.push(decoder.push(id));
+        text += step.text;
+        if (step.text) onText?.(step.text, id);
+        return step.stopped;
       };
-      const pick = (greedy: number, logits: Float32Array[]) =>
-        temperature === 0 ? greedy : sampleTemperature(logits[logits.length - 1]!, temperature, random);
+      const pick = (gpuArgmax: number, logits: Float32Array[]) => (greedy ? gpuArgmax : sampler.sample(logits[logits.length - 1]!, history));
 
       let pos = promptIds.length;
       if (maxTokens > 0) {
-        const first = await model.forward(promptIds, 0, temperature === 0 ? 'none' : 'last');
+        const first = await model.forward(promptIds, 0, greedy ? 'none' : 'last');
         firstTokenAt = performance.now();
         let next = pick(first.next, first.logits);
         while (true) {
           if (options.stopAtEos !== false && next === tokenizer.eosId) { stopReason = 'eos'; break; }
-          emit(next);
+          if (emit(next)) { stopReason = 'stop'; break; }
           if (generatedIds.length >= maxTokens) break;
           if (this.abortRequested) { stopReason = 'aborted'; break; }
           if (pos >= model.contextLength) { stopReason = 'context_full'; break; }
-          if (temperature === 0) {
+          if (greedy) {
             next = await model.decodeGreedy(pos);
           } else {
             const step = await model.forward([next], pos, 'last');
@@ -134,7 +141,9 @@ export class LocalEngine implements Engine {
           pos++;
         }
       }
-      const tail = decoder.flush();
+      const last = stopReason === 'stop' ? { text: '', stopped: true } : stopper.push(decoder.flush());
+      if (last.stopped && stopReason !== 'stop') stopReason = 'stop';
+      const tail = last.text + stopper.flush();
       text += tail;
       if (tail) onText?.(tail, -1);
       const t1 = performance.now();

@@ -4,4 +4,8 @@ export { llamaConfigFromGguf, type LlamaConfig } from './llama/config.ts';
 export { LlamaModel, type LlamaModelOptions } from './llama/model.ts';
 export { checkKernelPath } from './ops.ts';
 export { ropeTableLlama } from './llama/workspace.ts';
-export { sampleTemperature, seededRandom } from './sampling.ts';
+export {
+  applyRepetitionPenalty, DEFAULT_REPETITION_LAST_N, drawIndex, filteredDistribution, isGreedy, Sampler, samplingConfig,
+  type Distribution, type SamplingConfig, type SamplingOptions,
+} from './sampling.ts';
+export { StopMatcher, type StopStep } from './stop.ts';

@@ -1,30 +1,172 @@
-/** mulberry32: a tiny seeded PRNG, so sampling with the same seed gives the same tokens on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+// Token sampling on the CPU, for everything except plain greedy decoding (which stays on the GPU: the engine reads
+// back only the argmax id, never the logits). The filters follow llama.cpp's sampler chain and its order
+// (common/sampling.cpp defaults): repetition penalty → top-k → top-p → min-p → temperature → draw. So top-p and
+// min-p see the probabilities before temperature, as in llama.cpp (HF transformers applies temperature first).
+import { mulberry32 } from '@qgpu/formats';
+
+/** Sampling settings; every field is optional and the defaults disable the filter. */
+export interface SamplingOptions {
+  /** 0 (default) is greedy; > 0 draws from softmax(logits / temperature) after the filters. */
+  temperature?: number;
+  /** Keep only the k most likely tokens; 0 (default) keeps all. */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability sum reaches p; 1 (default) keeps all. */
+  topP?: number;
+  /** Drop tokens whose probability is below minP × the top token's probability; 0 (default) keeps all. */
+  minP?: number;
+  /**
+   * llama.cpp's repeat penalty: the logit of every token seen in the last `repetitionLastN` tokens (prompt included)
+   * is divided by this when positive and multiplied by it when negative. 1 (default) disables it.
+   */
+  repetitionPenalty?: number;
+  /** Window of the repetition penalty in tokens (default 64, as llama.cpp; 0 disables, -1 means the whole context). */
+  repetitionLastN?: number;
+  /** Seed of the draw; the same seed, prompt and options give the same tokens (default 0). */
+  seed?: number;
 }
 
-/** Samples from softmax(logits / temperature); temperature must be > 0 (greedy runs on the GPU instead). */
-export function sampleTemperature(logits: Float32Array, temperature: number, random: () => number): number {
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be a positive number, got ${temperature}`);
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  const weights = new Float64Array(logits.length);
+/** The defaults filled in, checked. */
+export interface SamplingConfig {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly minP: number;
+  readonly repetitionPenalty: number;
+  readonly repetitionLastN: number;
+  readonly seed: number;
+}
+
+export const DEFAULT_REPETITION_LAST_N = 64;
+
+/** Fills in the defaults and rejects out-of-range values with a RangeError naming the option. */
+export function samplingConfig(options: SamplingOptions = {}): SamplingConfig {
+  const c: SamplingConfig = {
+    temperature: options.temperature ?? 0,
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+    minP: options.minP ?? 0,
+    repetitionPenalty: options.repetitionPenalty ?? 1,
+    repetitionLastN: options.repetitionLastN ?? DEFAULT_REPETITION_LAST_N,
+    seed: options.seed ?? 0,
+  };
+  const check = (ok: boolean, what: string, value: number) => {
+    if (!ok) throw new RangeError(`${what}, got ${value}`);
+  };
+  check(Number.isFinite(c.temperature) && c.temperature >= 0, 'temperature must be a finite number ≥ 0', c.temperature);
+  check(Number.isInteger(c.topK) && c.topK >= 0, 'topK must be an integer ≥ 0', c.topK);
+  check(c.topP > 0 && c.topP <= 1, 'topP must be in (0, 1]', c.topP);
+  check(c.minP >= 0 && c.minP <= 1, 'minP must be in [0, 1]', c.minP);
+  check(Number.isFinite(c.repetitionPenalty) && c.repetitionPenalty > 0, 'repetitionPenalty must be a finite number > 0', c.repetitionPenalty);
+  check(Number.isInteger(c.repetitionLastN) && c.repetitionLastN >= -1, 'repetitionLastN must be an integer ≥ -1', c.repetitionLastN);
+  check(Number.isInteger(c.seed), 'seed must be an integer', c.seed);
+  return c;
+}
+
+/**
+ * True when the next token is the plain argmax of the logits, so the engine can pick it on the GPU. A repetition
+ * penalty changes the logits first and so needs them on the CPU, even at temperature 0.
+ */
+export function isGreedy(config: SamplingConfig): boolean {
+  return config.temperature === 0 && (config.repetitionPenalty === 1 || config.repetitionLastN === 0);
+}
+
+/**
+ * llama.cpp's repeat penalty (llama_sampler_penalties): each distinct token among the last `lastN` of `history`
+ * gets its logit divided by `penalty` if positive, multiplied if not. Returns a new array.
+ */
+export function applyRepetitionPenalty(logits: Float32Array, history: readonly number[], penalty: number, lastN: number): Float32Array {
+  const out = new Float32Array(logits);
+  if (penalty === 1 || lastN === 0) return out;
+  const window = lastN < 0 ? history : history.slice(Math.max(0, history.length - lastN));
+  for (const id of new Set(window)) {
+    if (id < 0 || id >= out.length) continue;
+    const v = out[id]!;
+    out[id] = v > 0 ? v / penalty : v * penalty;
+  }
+  return out;
+}
+
+/** The tokens that survive the filters and their probabilities (sum 1), most likely first. */
+export interface Distribution {
+  readonly ids: Int32Array;
+  readonly probs: Float64Array;
+}
+
+function softmaxOf(logits: ArrayLike<number>, ids: ArrayLike<number>, temperature: number): Float64Array {
+  const probs = new Float64Array(ids.length);
+  const max = logits[ids[0]!]!;
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    weights[i] = Math.exp((logits[i]! - max) / temperature);
-    sum += weights[i]!;
+  for (let i = 0; i < ids.length; i++) sum += probs[i] = Math.exp((logits[ids[i]!]! - max) / temperature);
+  for (let i = 0; i < ids.length; i++) probs[i]! /= sum;
+  return probs;
+}
+
+/**
+ * The distribution the sampler draws from, for logits already penalised: ids sorted by logit (descending, ties by
+ * id), then top-k, top-p and min-p on the un-tempered softmax (each keeps at least one token), then
+ * softmax(logits / temperature) over the survivors. Temperature must be > 0.
+ */
+export function filteredDistribution(logits: Float32Array, config: Omit<SamplingConfig, 'seed' | 'repetitionPenalty' | 'repetitionLastN'>): Distribution {
+  if (!(config.temperature > 0)) throw new RangeError(`filteredDistribution needs temperature > 0, got ${config.temperature}`);
+  let order = Int32Array.from({ length: logits.length }, (_, i) => i);
+  // NaN would poison the sort and the softmax; a NaN logit means the forward pass is broken, so say so.
+  for (const v of logits) if (Number.isNaN(v)) throw new Error('the logits contain NaN');
+  order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (config.topK > 0 && config.topK < order.length) order = order.subarray(0, config.topK);
+  if (config.topP < 1) {
+    const p = softmaxOf(logits, order, 1);
+    let cumulative = 0;
+    let keep = order.length;
+    for (let i = 0; i < p.length; i++) {
+      cumulative += p[i]!;
+      if (cumulative >= config.topP) { keep = i + 1; break; }
+    }
+    order = order.subarray(0, keep);
   }
-  let r = random() * sum;
-  for (let i = 0; i < weights.length; i++) {
-    r -= weights[i]!;
-    if (r <= 0) return i;
+  if (config.minP > 0) {
+    // p_i ≥ minP·p_max ⇔ logit_i ≥ logit_max + ln(minP), as llama.cpp tests it (no softmax needed).
+    const threshold = logits[order[0]!]! + Math.log(config.minP);
+    let keep = 1;
+    while (keep < order.length && logits[order[keep]!]! >= threshold) keep++;
+    order = order.subarray(0, keep);
   }
-  return weights.length - 1;
+  return { ids: Int32Array.from(order), probs: softmaxOf(logits, order, config.temperature) };
+}
+
+/** Draws an index of `probs` (summing to 1) by inverse CDF with one uniform number from `random`. */
+export function drawIndex(probs: Float64Array, random: () => number): number {
+  const r = random();
+  let cumulative = 0;
+  for (let i = 0; i < probs.length; i++) {
+    cumulative += probs[i]!;
+    if (r < cumulative) return i;
+  }
+  return probs.length - 1;
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/** A seeded sampler: one instance per generation, fed the logits of each step and the token history. */
+export class Sampler {
+  readonly config: SamplingConfig;
+  private readonly random: () => number;
+
+  constructor(options: SamplingOptions = {}) {
+    this.config = samplingConfig(options);
+    // The repo's one PRNG (@qgpu/formats' random.ts); one draw per sampled token.
+    this.random = mulberry32(this.config.seed);
+  }
+
+  /** Picks the next token from `logits` given every token so far (prompt and generated, oldest first). */
+  sample(logits: Float32Array, history: readonly number[]): number {
+    const c = this.config;
+    const penalised = applyRepetitionPenalty(logits, history, c.repetitionPenalty, c.repetitionLastN);
+    if (c.temperature === 0) return argmax(penalised);
+    const { ids, probs } = filteredDistribution(penalised, c);
+    return ids[drawIndex(probs, this.random)]!;
+  }
 }

@@ -1,11 +1,11 @@
 // Inputs for the quant tests only (Node: reads files; never imported by the browser-safe package entry):
 // seeded random data, random raw blocks, and the quantized tensors of the stories260K GGUF files with their F32 originals.
-// @qgpu/testing has the same PRNG, but it depends on this package, so the tests here carry their own copy.
 import { readdirSync, readFileSync } from 'node:fs';
 import { bytesSource } from '../byte-source.ts';
 import { f16ToF32 } from '../f16.ts';
 import { readGguf, readTensorBytes, type GgufTensorInfo } from '../gguf.ts';
 import { decodeToF32 } from '../tensor-data.ts';
+import { mulberry32 } from '../random.ts';
 import { isQuantTypeName, QUANT_BLOCK, type QuantTypeName } from './common.ts';
 
 /** The shared fixtures folder (`QGPU_FIXTURES`, default `../shared` beside the repository). */
@@ -13,17 +13,7 @@ export const SHARED = process.env.QGPU_FIXTURES ?? new URL('../../../../../share
 /** Where the stories260K GGUF files live. */
 export const MODELS = `${SHARED}/models/stories260K`;
 
-/** mulberry32, uniform in [0, 1) (same generator as @qgpu/testing's `mulberry32`). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** `n` standard-normal f32 values (Box–Muller), times `scale`: weight-like data with a few large outliers. */
 export function gaussian(seed: number, n: number, scale = 1): Float32Array {
