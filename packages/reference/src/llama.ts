@@ -60,16 +60,25 @@ export interface LlamaWeights {
  * A stateful float32 Llama: a per-layer KV cache of `contextLength` positions plus the forward pass.
  * Intended as the golden model for GPU plans and for end-to-end tests against llama.cpp's outputs.
  */
+/**
+ * Computes one linear layer y = W·x for x [n, cols] → y [n, rows]; `name` is the GGUF tensor name
+ * (`blk.{l}.attn_q.weight`, …, `output.weight`). The default is the f32 `matmul`; a hook can observe the input
+ * (calibration statistics) or quantize it first (int8-activation simulations).
+ */
+export type LinearHook = (name: string, w: Float32Array, x: Float32Array, rows: number, cols: number, n: number) => Float32Array;
+
 export class ReferenceLlama {
   readonly config: LlamaConfig;
   private readonly weights: LlamaWeights;
+  private readonly linear: LinearHook;
   /** Per layer, [contextLength, nKvHeads·headDim] (post-RoPE keys, and values). */
   private readonly keyCache: Float32Array[];
   private readonly valueCache: Float32Array[];
   /** Positions `0 … cachedLength-1` hold valid K/V. */
   private cachedLength = 0;
 
-  constructor(config: LlamaConfig, weights: LlamaWeights) {
+  constructor(config: LlamaConfig, weights: LlamaWeights, linear: LinearHook = (_name, w, x, rows, cols, n) => matmul(w, x, rows, cols, n)) {
+    this.linear = linear;
     if (weights.layers.length !== config.nLayers) {
       throw new RangeError(`ReferenceLlama: config has ${config.nLayers} layers, weights have ${weights.layers.length}`);
     }
@@ -108,25 +117,25 @@ export class ReferenceLlama {
     this.weights.layers.forEach((layer, l) => {
       // Attention block: pre-norm, projections, RoPE on q and k, cache append, causal attention, output projection.
       let xb = rmsNorm(x, layer.attnNorm, n, c.dim, c.normEps);
-      const q = ropeLlama(matmul(layer.wq, xb, qDim, c.dim, n), n, c.nHeads, c.headDim, positions, c.ropeDim, c.ropeFreqBase);
-      const k = ropeLlama(matmul(layer.wk, xb, kvDim, c.dim, n), n, c.nKvHeads, c.headDim, positions, c.ropeDim, c.ropeFreqBase);
-      const v = matmul(layer.wv, xb, kvDim, c.dim, n);
+      const q = ropeLlama(this.linear(`blk.${l}.attn_q.weight`, layer.wq, xb, qDim, c.dim, n), n, c.nHeads, c.headDim, positions, c.ropeDim, c.ropeFreqBase);
+      const k = ropeLlama(this.linear(`blk.${l}.attn_k.weight`, layer.wk, xb, kvDim, c.dim, n), n, c.nKvHeads, c.headDim, positions, c.ropeDim, c.ropeFreqBase);
+      const v = this.linear(`blk.${l}.attn_v.weight`, layer.wv, xb, kvDim, c.dim, n);
       const keys = this.keyCache[l]!;
       const values = this.valueCache[l]!;
       keys.set(k, startPos * kvDim);
       values.set(v, startPos * kvDim);
       const att = attention(q, keys, values, n, startPos, c.nHeads, c.nKvHeads, c.headDim);
-      x = add(x, matmul(layer.wo, att, c.dim, qDim, n));
+      x = add(x, this.linear(`blk.${l}.attn_output.weight`, layer.wo, att, c.dim, qDim, n));
 
       // Feed-forward block: pre-norm, SwiGLU, down projection.
       xb = rmsNorm(x, layer.ffnNorm, n, c.dim, c.normEps);
-      const gate = matmul(layer.wGate, xb, c.hiddenDim, c.dim, n);
-      const up = matmul(layer.wUp, xb, c.hiddenDim, c.dim, n);
-      x = add(x, matmul(layer.wDown, siluMul(gate, up), c.dim, c.hiddenDim, n));
+      const gate = this.linear(`blk.${l}.ffn_gate.weight`, layer.wGate, xb, c.hiddenDim, c.dim, n);
+      const up = this.linear(`blk.${l}.ffn_up.weight`, layer.wUp, xb, c.hiddenDim, c.dim, n);
+      x = add(x, this.linear(`blk.${l}.ffn_down.weight`, layer.wDown, siluMul(gate, up), c.dim, c.hiddenDim, n));
     });
     this.cachedLength = startPos + n;
 
     const final = rmsNorm(x, this.weights.outputNorm, n, c.dim, c.normEps);
-    return matmul(this.weights.output, final, c.vocabSize, c.dim, n);
+    return this.linear('output.weight', this.weights.output, final, c.vocabSize, c.dim, n);
   }
 }
