@@ -56,11 +56,19 @@ describe('qgpu --kernel-path', () => {
     // back to dequant). Lavapipe only: the same plans run on SwiftShader in the model tests, ~10× slower.
     const files = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m', 'pad256-f32', 'pad256-f16', 'pad256-q8_0', 'pad256-q4_0', 'pad256-q4_0-pure', 'pad256-q4_k_m'];
     const matrix = files.flatMap((f) => (['dp4a', 'lut'] as const).map((path) => [f, path] as const));
-    it.skipIf(gpu.adapter === 'swiftshader').each(matrix)(`stories260K-%s runs with --kernel-path %s${gpu.adapter === 'swiftshader' ? ' (skipped on SwiftShader: lavapipe-only matrix, ~10× slower there)' : ''}`, (file, path) => {
-      const r = runCli(['run', '--model', sharedPath(`models/stories260K/stories260K-${file}.gguf`), '--prompt', 'Once upon a time',
-        '--max-tokens', '4', '--json', '--adapter', gpu.adapter, '--kernel-path', path]);
+    it.skipIf(gpu.adapter === 'swiftshader').each(matrix)(`stories260K-%s runs and scores with --kernel-path %s${gpu.adapter === 'swiftshader' ? ' (skipped on SwiftShader: lavapipe-only matrix, ~10× slower there)' : ''}`, (file, path) => {
+      const modelFile = sharedPath(`models/stories260K/stories260K-${file}.gguf`);
+      const r = runCli(['run', '--model', modelFile, '--prompt', 'Once upon a time', '--max-tokens', '4', '--json', '--adapter', gpu.adapter, '--kernel-path', path]);
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).generated_ids).toHaveLength(4);
+      // llama.cpp's own greedy story: every file is the same trained function, so each path must find it likely.
+      const textFile = join(mkdtempSync(join(tmpdir(), 'qgpu-')), 'story.txt');
+      writeFileSync(textFile, `Once upon a time${loadReference('stories260K-q4_0').greedy.text}`);
+      const score = runCli(['score', '--model', modelFile, '--text-file', textFile, '--json', '--adapter', gpu.adapter, '--kernel-path', path]);
+      expect(score.status, score.stderr).toBe(0);
+      const { ppl } = JSON.parse(score.stdout);
+      console.info(`${gpu.adapter} CLI ${path} stories260K-${file}: score ppl ${ppl.toFixed(3)}`);
+      expect(ppl).toBeLessThan(8);
     });
   });
 });

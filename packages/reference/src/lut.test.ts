@@ -41,7 +41,7 @@ describe('LUT twins', () => {
     expect(y[0]).toBeCloseTo(0.5128, 4);
   });
 
-  for (const bits of [1, 2, 3, 4] as LutBits[]) {
+  for (const bits of [1, 2, 3, 4, 8] as LutBits[]) {
     for (const group of [32, 64] as LutGroup[]) {
       it(`bits=${bits} group=${group}: lutGemv equals W·x on dequantizeLut weights`, () => {
         const [rows, cols, n] = [7, 192, 3];

@@ -61,6 +61,9 @@ async function buildI8OnGpu(x: Float32Array, n: number, cols: number, act: Prelu
   return { tensors, host };
 }
 
+/** Code widths under test: T-MAC's 1..4 and 8 (Q8_0's exact width, the most planes and largest integer sums). */
+const BITS: LutBits[] = [1, 2, 3, 4, 8];
+
 /** [rows, cols, tokens] per group size: cols = group, 3·group, > 1024 (crossing the slab), > 2048. */
 const SHAPES: Record<LutGroup, [number, number, number][]> = {
   32: [[1, 32, 1], [3, 96, 2], [33, 1120, 3], [257, 2080, 1]],
@@ -78,7 +81,7 @@ describe.skipIf(!gpu.ctx)(`LUT kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skip
         expectClose(host.sums, want.sums, TOLERANCES.f32Elementwise, 'lut_build sums');
       });
 
-      describe.each([1, 2, 3, 4] as LutBits[])('lut_gemv bits=%i', (bits) => {
+      describe.each(BITS)('lut_gemv bits=%i', (bits) => {
         describe.each([32, 64] as LutGroup[])('group=%i', (group) => {
           it.each(SHAPES[group])('rows=%i cols=%i tokens=%i matches lutGemv and W·x', async (rows, cols, n) => {
             const w = quantizeLut(spread(rows * 7 + cols + bits, rows * cols), rows, cols, bits, group);
@@ -123,7 +126,7 @@ describe.skipIf(!gpu.ctx)(`LUT kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skip
         expectClose(got.host.sums, want.sums, TOLERANCES.f32Elementwise, 'lut_build_i8 sums');
       });
 
-      it.each(([1, 2, 3, 4] as LutBits[]).flatMap((bits) => ([32, 64] as LutGroup[]).flatMap((group) => SHAPES[group].map((s) => [bits, group, ...s] as const))))(
+      it.each(BITS.flatMap((bits) => ([32, 64] as LutGroup[]).flatMap((group) => SHAPES[group].map((s) => [bits, group, ...s] as const))))(
         'lut_gemv_i8 bits=%i group=%i rows=%i cols=%i tokens=%i matches lutGemvI8', async (bits, group, rows, cols, n) => {
           const w = quantizeLut(spread(rows * 5 + cols + bits, rows * cols), rows, cols, bits, group);
           const x = toAct(spread(n + cols * 7, n * cols), act);
@@ -165,11 +168,12 @@ describe.skipIf(!gpu.ctx)(`LUT kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skip
 
   it.each([
     ['Q4_0 → 4 bits / 32 (exact)', 'Q4_0', 4, 32],
+    ['Q8_0 → 8 bits / 32 (exact)', 'Q8_0', 8, 32],
     ['F32 → 2 bits / 64 (RTN)', 'F32', 2, 64],
   ] as const)('ops: lutInput + linear on a %s weight over a 3-token chunk equal W·x on its decoded weights', async (_, type, bits, group) => {
     const [rows, cols, n] = [33, 1088, 3];
     const src = spread(77, rows * cols);
-    const bytes = type === 'Q4_0' ? quantize('Q4_0', src) : new Uint8Array(src.buffer);
+    const bytes = type === 'F32' ? new Uint8Array(src.buffer) : quantize(type, src);
     const w = uploadWeight(ctx.device, 'w', type, bytes, rows, cols, { bits, group });
     expect(w.format).toBe('lut');
     const x = spread(78, n * cols);
@@ -187,7 +191,7 @@ describe.skipIf(!gpu.ctx)(`LUT kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skip
     pass.end();
     ctx.device.queue.submit([encoder.finish()]);
     const y = await readF32(out);
-    const decoded = type === 'Q4_0' ? dequantize('Q4_0', bytes, rows * cols) : dequantizeLut(lutFromTensor(type, bytes, rows, cols, bits, group));
+    const decoded = type !== 'F32' ? dequantize(type, bytes, rows * cols) : dequantizeLut(lutFromTensor(type, bytes, rows, cols, bits, group));
     const stats = expectClose(y, ref.matmul(decoded, x, rows, cols, n), TOLERANCES.quantVsDequantized, `ops.linear lut ${type}`);
     console.info(`${gpu.adapter} ops.linear lut ${type} b=${bits} g=${group} ${rows}×${cols}×${n}: NMSE ${stats.nmse.toExponential(2)}`);
     plan.destroy();

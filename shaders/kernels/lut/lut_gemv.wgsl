@@ -14,7 +14,7 @@
 //   tables are staged into workgroup memory SLAB_COLS columns at a time; lanes take (group, row) items group-major,
 //   so neighbouring lanes read the same 32-byte table (broadcast, methods.md §5.4), and each row's partial sums are
 //   reduced over the workgroup at the end. cols and group are multiples of 32, group divides cols and SLAB_COLS.
-// Overrides: WG_SIZE — power of two; BITS — 1..4; ROWS_PER_WG — 1..MAX_ROWS.
+// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — 1..MAX_ROWS.
 //! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;

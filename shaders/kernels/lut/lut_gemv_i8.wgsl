@@ -16,7 +16,7 @@
 //   tables are staged into workgroup memory SLAB_COLS columns at a time; lanes take (group, row) items group-major,
 //   so neighbouring lanes read the same 32-byte table (broadcast, methods.md §5.4), and each row's partial sums are
 //   reduced over the workgroup at the end. cols and group are multiples of 32, group divides cols and SLAB_COLS.
-// Overrides: WG_SIZE — power of two; BITS — 1..4; ROWS_PER_WG — 1..MAX_ROWS.
+// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — 1..MAX_ROWS.
 //! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
@@ -66,7 +66,7 @@ fn group_term(row: u32, group_index: u32, local_block: u32, row_block: u32) -> f
   for (var b = 0u; b < params.group / 32u; b++) {
     sum_x += slab_sums[local_block + b];
     let word_base = (row * blocks_per_row + row_block + b) * BITS;
-    // |Σ| ≤ 127 · 8 · (2^BITS − 1) < 2^14: exact in i32.
+    // |Σ| ≤ 127 · 8 · (2^BITS − 1) < 2^18 for BITS ≤ 8: exact in i32.
     var ints = 0i;
     for (var i = 0u; i < BITS; i++) {
       let word = planes[word_base + i];

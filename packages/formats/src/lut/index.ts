@@ -1,4 +1,4 @@
-// LUT (T-MAC style, methods.md §5) weight format: b-bit codes (b = 1..4) stored as bit-planes, with an asymmetric
+// LUT (T-MAC style, methods.md §5) weight format: b-bit codes (b = 1..8) stored as bit-planes, with an asymmetric
 // round-to-nearest scale and zero point per group of G (32 or 64) consecutive columns: w ≈ s·(q − z).
 //
 // Bit-plane layout (the GPU's, methods.md §5.4; not T-MAC's CPU permutation): for row r, 32-column block k and plane
@@ -9,8 +9,14 @@
 import { f16ToF32 } from '../f16.ts';
 import { tensorToF32, type SupportedTensorType } from '../tensor-data.ts';
 
-/** Code widths the LUT path supports: a 4-weight table index per plane needs nothing more than b ≤ 4 planes. */
-export type LutBits = 1 | 2 | 3 | 4;
+/**
+ * Code widths the LUT path supports. T-MAC is bit-serial: each of the b planes is looked up in the same 4-weight
+ * tables and weighted by 2^i, so the table format does not depend on b. b = 8 holds Q8_0 exactly (codes q + 128),
+ * b = 4 holds Q4_0 exactly; 1..3 are the low-bit widths T-MAC targets.
+ */
+export type LutBits = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+/** Every supported width, for checks and tests. */
+export const LUT_BITS: readonly LutBits[] = [1, 2, 3, 4, 5, 6, 7, 8];
 /** Group sizes along cols; both are multiples of the 32-column plane block, so a group never splits a word. */
 export type LutGroup = 32 | 64;
 
@@ -30,7 +36,7 @@ export interface LutWeights {
 
 export function checkLutShape(rows: number, cols: number, bits: number, group: number): void {
   if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`lut: rows ${rows} must be a positive integer`);
-  if (![1, 2, 3, 4].includes(bits)) throw new RangeError(`lut: bits ${bits} not in 1..4`);
+  if (!(LUT_BITS as readonly number[]).includes(bits)) throw new RangeError(`lut: bits ${bits} not in 1..8`);
   if (group !== 32 && group !== 64) throw new RangeError(`lut: group ${group} must be 32 or 64`);
   if (!Number.isInteger(cols) || cols < group || cols % group !== 0) {
     throw new RangeError(`lut: cols ${cols} is not a positive multiple of the group size ${group}`);
@@ -106,33 +112,63 @@ export function dequantizeLut(w: LutWeights): Float32Array<ArrayBuffer> {
 }
 
 /**
- * Converts a stored tensor (F32, F16 or any GGUF block type) to the LUT format. Q4_0 at 4 bits / group 32 maps
- * exactly: its block of 32 along the row is w = d·(nibble − 8), i.e. s = d, z = 8, q = nibble, so no weight moves.
- * Everything else is decoded to f32 as the dequant path does and re-quantized by RTN at `bits`/`group`, which is
- * lossy even for Q4_0 at other settings (its 16 levels −8d..7d rarely coincide with RTN's [min, max] grid).
+ * The code width the loader converts a stored type to: the exact one for Q8_0 (8) and Q4_0 (4), whose blocks of 32
+ * are w = d·(q − z) with an integer code, and 8 for everything else (F32, F16 and the other GGUF types), where RTN
+ * at 8 bits per 32 columns adds at most range/510 per weight: finer than the ≤ 6-bit grids of those formats.
  */
-export function lutFromTensor(type: SupportedTensorType, bytes: Uint8Array, rows: number, cols: number, bits: LutBits = 4, group: LutGroup = 32): LutWeights {
-  if (type === 'Q4_0' && bits === 4 && group === 32) return lutFromQ4_0(bytes, rows, cols);
+export function lutBitsFor(type: SupportedTensorType): LutBits {
+  return type === 'Q4_0' ? 4 : 8;
+}
+
+/**
+ * Converts a stored tensor (F32, F16 or any GGUF block type) to the LUT format. Two conversions are exact, with
+ * group 32 (a GGUF block): Q4_0 at 4 bits (w = d·(nibble − 8): s = d, z = 8, q = nibble) and Q8_0 at 8 bits
+ * (w = d·q, q ∈ [−128, 127]: s = d, z = 128, code q + 128), so no weight moves. Everything else is decoded to f32 as
+ * the dequant path does and re-quantized by RTN at `bits`/`group`, which is lossy even for Q4_0/Q8_0 at other
+ * settings (their levels rarely coincide with RTN's [min, max] grid).
+ */
+export function lutFromTensor(
+  type: SupportedTensorType, bytes: Uint8Array, rows: number, cols: number, bits: LutBits = lutBitsFor(type), group: LutGroup = 32,
+): LutWeights {
+  if (type === 'Q4_0' && bits === 4 && group === 32) return lutFromBlocks(bytes, rows, cols, 4, 18, 8, q4_0Codes);
+  if (type === 'Q8_0' && bits === 8 && group === 32) return lutFromBlocks(bytes, rows, cols, 8, 34, 128, q8_0Codes);
   return quantizeLut(tensorToF32(type, bytes, rows * cols), rows, cols, bits, group);
 }
 
-/** The exact Q4_0 → LUT (4 bits, group 32) mapping; a Q4_0 block is 2 bytes of f16 d, then byte j = element j | element j+16 << 4. */
-function lutFromQ4_0(bytes: Uint8Array, rows: number, cols: number): LutWeights {
-  checkLutShape(rows, cols, 4, 32);
-  const blocks = (rows * cols) / 32;
-  if (bytes.length < blocks * 18) throw new RangeError(`lutFromTensor: ${bytes.length} bytes for ${blocks} Q4_0 blocks`);
-  const planes = new Uint32Array(blocks * 4);
-  const scales = new Float32Array(blocks);
-  const zeros = new Float32Array(blocks).fill(8);
-  for (let b = 0; b < blocks; b++) {
-    const o = 18 * b;
-    scales[b] = f16ToF32(bytes[o]! | (bytes[o + 1]! << 8));
-    // Block b is row ⌊b / (cols/32)⌋, 32-column block b mod (cols/32): the same index as the plane block.
-    for (let j = 0; j < 16; j++) {
-      const byte = bytes[o + 2 + j]!;
-      setCode(planes, 0, 32 * b + j, 32, 4, byte & 15);
-      setCode(planes, 0, 32 * b + j + 16, 32, 4, byte >> 4);
-    }
+/** The 32 codes of a Q4_0 block (after its 2-byte f16 d): byte j = element j | element j+16 << 4. */
+function q4_0Codes(block: Uint8Array, codes: Uint8Array): void {
+  for (let j = 0; j < 16; j++) {
+    codes[j] = block[2 + j]! & 15;
+    codes[j + 16] = block[2 + j]! >> 4;
   }
-  return { rows, cols, bits: 4, group: 32, planes, scales, zeros };
+}
+
+/** The 32 codes of a Q8_0 block (after its 2-byte f16 d): int8 q_j stored as code q_j + 128 (zero point 128). */
+function q8_0Codes(block: Uint8Array, codes: Uint8Array): void {
+  for (let j = 0; j < 32; j++) codes[j] = block[2 + j]! ^ 0x80;
+}
+
+/**
+ * The exact mapping of a GGUF block type whose blocks of 32 are an f16 d followed by codes with w = d·(code − zero):
+ * scale d, zero point `zero`, group 32.
+ */
+function lutFromBlocks(
+  bytes: Uint8Array, rows: number, cols: number, bits: LutBits, blockBytes: number, zero: number,
+  decodeCodes: (block: Uint8Array, codes: Uint8Array) => void,
+): LutWeights {
+  checkLutShape(rows, cols, bits, 32);
+  const blocks = (rows * cols) / 32;
+  if (bytes.length < blocks * blockBytes) throw new RangeError(`lutFromTensor: ${bytes.length} bytes for ${blocks} blocks of ${blockBytes}`);
+  const planes = new Uint32Array(blocks * bits);
+  const scales = new Float32Array(blocks);
+  const zeros = new Float32Array(blocks).fill(zero);
+  const codes = new Uint8Array(32);
+  for (let b = 0; b < blocks; b++) {
+    const block = bytes.subarray(blockBytes * b, blockBytes * (b + 1));
+    scales[b] = f16ToF32(block[0]! | (block[1]! << 8));
+    decodeCodes(block, codes);
+    // Block b is row ⌊b / (cols/32)⌋, 32-column block b mod (cols/32): the same index as the plane block.
+    for (let j = 0; j < 32; j++) setCode(planes, 0, 32 * b + j, 32, bits, codes[j]!);
+  }
+  return { rows, cols, bits, group: 32, planes, scales, zeros };
 }

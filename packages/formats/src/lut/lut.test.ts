@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { f32ToF16 } from '../f16.ts';
 import { dequantize, quantize } from '../quant/index.ts';
-import { dequantizeLut, lutCode, lutFromTensor, quantizeLut, type LutBits, type LutGroup } from './index.ts';
+import { dequantizeLut, LUT_BITS, lutBitsFor, lutCode, lutFromTensor, quantizeLut, type LutBits, type LutGroup } from './index.ts';
 
 /** Deterministic values in [−1, 1) with a 10× outlier every 41st element, so group ranges differ widely. */
 function values(seed: number, n: number): Float32Array {
@@ -43,7 +43,7 @@ describe('LUT bit-plane format', () => {
     expect(Array.from({ length: cols }, (_, c) => lutCode(t, 0, c))).toEqual(Array.from(w));
   });
 
-  for (const bits of [1, 2, 3, 4] as LutBits[]) {
+  for (const bits of LUT_BITS) {
     for (const group of [32, 64] as LutGroup[]) {
       it(`bits=${bits} group=${group}: codes in range and every weight within s/2 of s·(q − z)`, () => {
         const [rows, cols] = [5, 3 * 64];
@@ -94,9 +94,36 @@ describe('LUT bit-plane format', () => {
     expect(Array.from(dequantizeLut(t))).toEqual(Array.from(dequantize('Q4_0', bytes, rows * cols)));
   });
 
+  it('maps Q8_0 at 8 bits / group 32 exactly (codes q + 128, zero point 128), and picks 8 bits for it by default', () => {
+    const [rows, cols] = [3, 96];
+    const src = values(13, rows * cols);
+    // Force the int8 extremes −128 and 127 into the first block, so the code range [0, 255] is covered end to end.
+    const bytes = quantize('Q8_0', src);
+    bytes[2] = 0x80;
+    bytes[3] = 0x7f;
+    const t = lutFromTensor('Q8_0', bytes, rows, cols);
+    expect([t.bits, t.group, lutBitsFor('Q8_0')]).toEqual([8, 32, 8]);
+    expect([lutCode(t, 0, 0), lutCode(t, 0, 1)]).toEqual([0, 255]);
+    expect(Array.from(t.zeros)).toEqual(new Array(rows * cols / 32).fill(128));
+    expect(Array.from(dequantizeLut(t))).toEqual(Array.from(dequantize('Q8_0', bytes, rows * cols)));
+  });
+
+  it('converts types without an exact mapping at 8 bits by default: within s/2 = range/510 of the decoded tensor', () => {
+    const [rows, cols] = [2, 64];
+    const src = values(14, rows * cols);
+    for (const type of ['Q4_1', 'Q4_K'] as const) {
+      const n = type === 'Q4_K' ? 256 : rows * cols;
+      const bytes = quantize(type, values(15, n));
+      const t = lutFromTensor(type, bytes, n / cols, cols);
+      expect(t.bits).toBe(8);
+      expectWithinHalfStep(dequantize(type, bytes, n), dequantizeLut(t), t.scales, cols, 32);
+    }
+    expect(lutFromTensor('F32', new Uint8Array(src.buffer), rows, cols).bits).toBe(8);
+  });
+
   it('rejects shapes the kernels cannot take', () => {
     expect(() => quantizeLut(new Float32Array(48), 1, 48, 4, 32)).toThrow(RangeError);
-    expect(() => quantizeLut(new Float32Array(64), 1, 64, 5 as LutBits, 32)).toThrow(RangeError);
+    expect(() => quantizeLut(new Float32Array(64), 1, 64, 9 as LutBits, 32)).toThrow(RangeError);
     expect(() => quantizeLut(new Float32Array(64), 1, 64, 4, 16 as LutGroup)).toThrow(RangeError);
   });
 });

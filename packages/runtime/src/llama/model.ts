@@ -49,8 +49,9 @@ export class LlamaModel {
     }
     const seqLen = Math.min(options.contextLength ?? config.contextLength, config.contextLength);
     const chunk = Math.max(1, Math.min(options.prefillChunk ?? 32, seqLen));
-    // T-MAC default: 4-bit codes in groups of 32, which maps Q4_0 blocks exactly (scale d, zero point 8).
-    const lut = kernelPath === 'lut' ? { bits: 4, group: 32 } as const : undefined;
+    // Groups of 32 (one GGUF block); the code width follows each tensor's stored type, so Q8_0 (8 bits, zero point 128)
+    // and Q4_0 (4 bits, zero point 8) convert exactly (lutBitsFor in @qgpu/formats).
+    const lut = kernelPath === 'lut' ? { group: 32 } as const : undefined;
     const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut);
     const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath);
     try {

@@ -29,15 +29,19 @@ export function weightTensors(w: Weight): GpuTensor[] {
   return 'data' in w ? [w.data] : Object.values(w.parts);
 }
 
-/** LUT conversion settings (methods.md §5): code width and scale group along cols. */
+/**
+ * LUT conversion settings (methods.md §5): scale group along cols, and the code width; without `bits` each tensor
+ * gets the width its stored type maps to exactly (lutBitsFor: Q8_0 → 8, Q4_0 → 4, others 8 by RTN).
+ */
 export interface LutOptions {
-  readonly bits: LutBits;
+  readonly bits?: LutBits;
   readonly group: LutGroup;
 }
 
 /**
  * Converts one tensor's file bytes into its GPU layout and uploads it. With `lut`, a matrix whose cols are a
- * multiple of the group is converted to the LUT format instead (Q4_0 at 4 bits / group 32 exactly, others by RTN);
+ * multiple of the group is converted to the LUT format instead (Q4_0 at 4 bits and Q8_0 at 8 bits, group 32, exactly;
+ * others by RTN);
  * other widths keep their own format, since the LUT kernels need whole groups.
  */
 export function uploadWeight(
