@@ -13,9 +13,40 @@ export interface ByteSource {
   close?(): Promise<void>;
 }
 
-/** Raised for any failure to read or understand a model file; the message is one line naming the problem. */
+/**
+ * What kind of problem a {@link FormatError} reports, for callers that react differently (docs/reliability.md):
+ * - `bad_magic`, `unsupported_version`: not a file of this format / a version qgpu does not read;
+ * - `truncated`: a field or tensor runs past the end of the file;
+ * - `limit`: a count or length is larger than the file could hold, or than qgpu's header bounds;
+ * - `bad_value`: a malformed value (unknown value type, bool byte, alignment, nested array, bad JSON);
+ * - `duplicate`: a metadata key or tensor name appears twice;
+ * - `bad_tensor`: a tensor's dimensions, type or size are inconsistent (overflow, partial blocks);
+ * - `out_of_bounds`: a tensor's data range is misaligned, overlaps another or lies outside the file;
+ * - `missing`: metadata or a tensor the model needs is absent;
+ * - `bad_metadata`: model metadata has the wrong type or an impossible value (e.g. heads not dividing the width);
+ * - `unsupported`: valid but not something qgpu runs (architecture, tensor type, tokenizer model);
+ * - `bad_tokenizer`: the tokenizer metadata is inconsistent;
+ * - `io`: the bytes could not be read (no such file, HTTP error, short read).
+ */
+export type FormatErrorCode =
+  | 'bad_magic' | 'unsupported_version' | 'truncated' | 'limit' | 'bad_value' | 'duplicate' | 'bad_tensor'
+  | 'out_of_bounds' | 'missing' | 'bad_metadata' | 'unsupported' | 'bad_tokenizer' | 'io' | 'invalid';
+
+/**
+ * Raised for any failure to read or understand a model file; the message is one line naming the problem. Control
+ * characters (a newline in a hostile tensor name or file name) are escaped, so the message stays one line.
+ */
 export class FormatError extends Error {
   override readonly name = 'FormatError';
+  constructor(message: string, readonly code: FormatErrorCode = 'invalid') {
+    super(message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  }
+}
+
+/** A string taken from a file (key, tensor name, architecture) as it appears in a message: quoted, at most 80 characters. */
+export function printable(text: string): string {
+  const cut = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return `'${cut}'`;
 }
 
 export function bytesSource(bytes: Uint8Array, name = 'memory'): ByteSource {
@@ -55,7 +86,7 @@ export async function urlSource(url: string, init: { signal?: AbortSignal } = {}
     const total = probe.headers.get('content-range')?.split('/')[1];
     size = Number(total);
     await probe.body?.cancel();
-    if (!probe.ok || !Number.isFinite(size)) throw new FormatError(`${url}: cannot determine file size (HTTP ${probe.status})`);
+    if (!probe.ok || !Number.isFinite(size)) throw new FormatError(`${url}: cannot determine file size (HTTP ${probe.status})`, 'io');
   }
   const source: ByteSource = {
     byteLength: size,
@@ -69,10 +100,10 @@ export async function urlSource(url: string, init: { signal?: AbortSignal } = {}
         credentials: 'omit',
       });
       if (res.status !== 206 && !(res.status === 200 && byteOffset === 0 && byteLength === size)) {
-        throw new FormatError(`${url}: server did not honour a range request (HTTP ${res.status})`);
+        throw new FormatError(`${url}: server did not honour a range request (HTTP ${res.status})`, 'io');
       }
       const bytes = new Uint8Array(await res.arrayBuffer());
-      if (bytes.byteLength !== byteLength) throw new FormatError(`${url}: short read at byte ${byteOffset}`);
+      if (bytes.byteLength !== byteLength) throw new FormatError(`${url}: short read at byte ${byteOffset}`, 'io');
       return bytes;
     },
   };
@@ -82,6 +113,6 @@ export async function urlSource(url: string, init: { signal?: AbortSignal } = {}
 export function checkRange(source: ByteSource, byteOffset: number, byteLength: number): void {
   if (!Number.isSafeInteger(byteOffset) || !Number.isSafeInteger(byteLength) || byteOffset < 0 || byteLength < 0 ||
       byteOffset + byteLength > source.byteLength) {
-    throw new FormatError(`${source.name}: byte range [${byteOffset}, ${byteOffset + byteLength}) is outside the file (${source.byteLength} bytes)`);
+    throw new FormatError(`${source.name}: byte range [${byteOffset}, ${byteOffset + byteLength}) is outside the file (${source.byteLength} bytes)`, 'out_of_bounds');
   }
 }
