@@ -92,52 +92,6 @@ describe.skipIf(!gpu.ctx)(`kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped:
       expectClose(await readAct(xt, x.length), ref.ropeLlama(x, n, heads, headDim, positions, ropeDim, 10000), tolFor(act, 'f32Elementwise'));
     });
 
-    it('kv_write writes rows pos..pos+n only, and nothing past seq_len', async () => {
-      const [kvDim, seqLen, chunk, n, pos] = [33, 9, 4, 3, 7];
-      const k = roundAct(randomFloats(1, chunk * kvDim, 1), act);
-      const v = roundAct(randomFloats(2, chunk * kvDim, 1), act);
-      const kCache = empty(ctx, 'kc', [seqLen, kvDim], 'f32');
-      const vCache = empty(ctx, 'vc', [seqLen, kvDim], 'f32');
-      await runKernel(ctx, act, kernels.kv_write, {
-        params: { kv_dim: kvDim, seq_len: seqLen },
-        bindings: { k: uploadAct('k', [chunk, kvDim], k, act), v: uploadAct('v', [chunk, kvDim], v, act), k_cache: kCache, v_cache: vCache },
-        workgroups: [1, chunk],
-        step: { pos, nTokens: n },
-      });
-      const expectK = new Float32Array(seqLen * kvDim);
-      const expectV = new Float32Array(seqLen * kvDim);
-      for (let t = 0; t < n && pos + t < seqLen; t++) {
-        expectK.set(k.subarray(t * kvDim, (t + 1) * kvDim), (pos + t) * kvDim);
-        expectV.set(v.subarray(t * kvDim, (t + 1) * kvDim), (pos + t) * kvDim);
-      }
-      expect(Array.from(new Float32Array(await readTensor(ctx.device, kCache)))).toEqual(Array.from(expectK));
-      expect(Array.from(new Float32Array(await readTensor(ctx.device, vCache)))).toEqual(Array.from(expectV));
-    });
-
-    it.each([[6, 2, 5, 11, 3, 4], [8, 4, 8, 70, 1, 66], [3, 3, 16, 200, 2, 0]])(
-      'attention heads=%i kv_heads=%i head_dim=%i seq=%i tokens=%i pos=%i', async (heads, kvHeads, headDim, seqLen, n, pos) => {
-        const kvDim = kvHeads * headDim;
-        const used = pos + n;
-        const q = roundAct(randomFloats(heads * 7 + n, n * heads * headDim, 1), act);
-        const kAll = randomFloats(11, seqLen * kvDim, 1);
-        const vAll = randomFloats(13, seqLen * kvDim, 1);
-        const out = empty(ctx, 'out', [n, heads * headDim], actDType(act));
-        await runKernel(ctx, act, kernels.attention, {
-          params: { n_heads: heads, n_kv_heads: kvHeads, head_dim: headDim, seq_len: seqLen, scale: 1 / Math.sqrt(headDim) },
-          bindings: {
-            q: uploadAct('q', [n, heads * headDim], q, act),
-            k_cache: upload(ctx, 'kc', [seqLen, kvDim], 'f32', kAll),
-            v_cache: upload(ctx, 'vc', [seqLen, kvDim], 'f32', vAll),
-            scores: empty(ctx, 'scores', [n, heads, seqLen], 'f32'),
-            out,
-          },
-          workgroups: [heads, n],
-          step: { pos, nTokens: n },
-        });
-        const expected = ref.attention(q, kAll.subarray(0, used * kvDim), vAll.subarray(0, used * kvDim), n, pos, heads, kvHeads, headDim);
-        expectClose(await readAct(out, n * heads * headDim), expected, tolFor(act, 'f32Kernel'));
-      });
-
     it.each([1, 257, 1000])('add_inplace and silu_mul n=%i', async (count) => {
       const a = roundAct(randomFloats(count, count, 3), act);
       const b = roundAct(randomFloats(count + 1, count, 3), act);

@@ -169,6 +169,40 @@ export const TOLERANCES = {
       + '|Δlogit| 0.082 on stories260K-pad256-q4_0 (lavapipe); bound ~1.8× that. Top-1 agreement with llama.cpp is '
       + 'asserted separately (measured 64/64)',
   },
+  /**
+   * Perplexity of a GPU model vs the same protocol on the CPU reference: exp of a mean NLL, each NLL a log-softmax of
+   * logits that agree to logitsGpuVsReference (1e-4). |ΔNLL| ≤ 2·|Δlogit| per prediction, so |Δppl|/ppl ≤ 2e-4.
+   */
+  perplexityGpuVsReference: {
+    atol: 0,
+    rtol: 2e-4,
+    reason: 'ppl = exp(mean NLL); each NLL moves by at most twice the max logit error (log-sum-exp is 1-Lipschitz in '
+      + 'the max norm, plus the target logit), and logits agree to 1e-4 (logitsGpuVsReference), so relative ppl error ≤ 2e-4',
+  },
+  /**
+   * attention_decode_* + attention_reduce and attention_prefill_* vs the reference `attentionKv` on the values an f32
+   * or f16 KV cache holds (the twin rounds to f16 exactly as kv_write_f16 does, so the KV type adds no error here).
+   * Only f32 evaluation differs: head_dim-term dots, exp, an online softmax rescaled per tile / split and merged.
+   */
+  attentionVsTwin: {
+    atol: 2e-6,
+    rtol: 1e-5,
+    reason: 'f32 kernel vs double reference: ≤ 128-term f32 dots feed exp (a score error ε scales its weight by 1+ε), '
+      + 'the output is a convex combination of V rows (|v| ≤ 1) summed in f32 per tile / split in another order. '
+      + 'Measured max |Δ| 1.2e-7 (lavapipe, lengths ≤ 2048) and 1.8e-7 (SwiftShader, ≤ 513) over head_dim 8/64/128; '
+      + 'atol ~10× that',
+  },
+  /**
+   * The same kernels on an int8 KV cache vs the twin on the twin's own codes. A code may differ by one where x/d sits
+   * within a few ulp of k + ½ (int8Codes), which moves that cache value by d = amax/127 and the output by d·weight.
+   */
+  attentionInt8KvVsTwin: {
+    atol: 1e-4,
+    rtol: 1e-5,
+    reason: 'int8 codes can differ from the twin by one next to a rounding edge (int8Codes: WGSL divides to 2.5 ulp); '
+      + 'each such code shifts the output by d·w ≤ (1/127)·w for a softmax weight w. Measured max |Δ| 1.6e-5 '
+      + '(SwiftShader, length 513, one flipped code), 1.2e-7 where no code flips (lavapipe); atol 6× the worst',
+  },
 } as const satisfies Record<string, Tolerance>;
 
 /** A key of {@link TOLERANCES}. */

@@ -4,27 +4,35 @@
 // gate/up share xb); on the dequant path prep() records nothing, so the same lines describe every path.
 import type { GpuTensor, PipelineCache, Plan } from '@qgpu/gpu';
 import { PlanBuilder } from '@qgpu/gpu';
-import { addInPlace, argmax, attention, embed, int8Input, lutInput, kvWrite, linear, rmsNorm, ropeLlama, rowsOf, siluMul, type KernelPath } from '../ops.ts';
+import { addInPlace, argmax, attention, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, ropeLlama, rowsOf, siluMul, type KernelPath } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 import type { LlamaWeights } from './load.ts';
+import { embedSplit, linearSplit } from './row-split.ts';
 import type { Weight } from './weight.ts';
 import type { Workspace } from './workspace.ts';
 
 type Ten = [GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor];
 
+/**
+ * `logitsRows`: 'all' computes the output projection for every row of the chunk (scoring, perplexity); 'last' only
+ * for the step's last token (generation), which in a prefill chunk of n rows saves n − 1 vocabulary-sized GEMV rows.
+ */
 export function buildForwardPlan(
   cache: PipelineCache, cfg: LlamaConfig, w: LlamaWeights, ws: Workspace, n: number, label: string, path: KernelPath,
+  logitsRows: 'all' | 'last' = 'all',
 ): Promise<Plan> {
   const p = new PlanBuilder(cache, ws.stepBuffer, label);
   // Each linear input is prepared once for the linears that read it: int8 codes (dp4a) or T-MAC tables (lut); on the
   // dequant path both return undefined and record nothing.
-  const prep = (x: GpuTensor, ...readers: Weight[]) =>
-    [int8Input(p, path, x, readers, ws.int8, n), lutInput(p, path, x, readers, ws.lut, n)] as const;
+  const prepRows = (rows: number, x: GpuTensor, ...readers: Weight[]) =>
+    [int8Input(p, path, x, readers, ws.int8, rows), lutInput(p, path, x, readers, ws.lut, rows)] as const;
+  const prep = (x: GpuTensor, ...readers: Weight[]) => prepRows(n, x, ...readers);
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, ropeDim, vocabSize, normEps } = cfg;
+  const dims = { nHeads, nKvHeads, headDim };
   const [x, xb, q, k, v, attOut, proj, gate, up, logits] =
     [ws.x, ws.xb, ws.q, ws.k, ws.v, ws.attOut, ws.proj, ws.gate, ws.up, ws.logits].map((t) => rowsOf(t, n)) as Ten;
 
-  embed(p, w.tokenEmbedding, ws.tokens, x, n);                          // x = E[tokens]             [n, dim]
+  embedSplit(p, w.tokenEmbedding, ws.tokens, x, n, ws.pieceIds, proj);  // x = E[tokens]             [n, dim]
   w.layers.forEach((layer, l) => {
     rmsNorm(p, x, layer.attnNorm, xb, n, normEps);                     // xb = rmsnorm(x)           [n, dim]
     const xbIn = prep(xb, layer.wq, layer.wk, layer.wv);                 // xbIn = int8 / tables of xb
@@ -33,9 +41,9 @@ export function buildForwardPlan(
     linear(p, layer.wv, xb, v, n, `blk.${l}.v`, ...xbIn);                  // v = Wv·xb                 [n, kv_dim]
     ropeLlama(p, q, ws.ropeTable, nHeads, headDim, ropeDim, n);         // q = rope(q, pos)
     ropeLlama(p, k, ws.ropeTable, nKvHeads, headDim, ropeDim, n);       // k = rope(k, pos)
-    kvWrite(p, k, v, ws.kCache[l]!, ws.vCache[l]!, n);                 // cache[pos..pos+n) = k, v  [seq, kv_dim]
-    attention(p, q, ws.kCache[l]!, ws.vCache[l]!, ws.scores, attOut,   // att = softmax(q·Kᵀ/√d)·V  [n, q_dim]
-      { nHeads, nKvHeads, headDim }, n);
+    const cache = ws.kvCache[l]!;                                      // this layer's cache        [seq, kv_dim]
+    kvWrite(p, k, v, cache, dims, n);                                  // cache[pos..pos+n) = k, v  [seq, kv_dim]
+    attention(p, { q, cache, out: attOut, splits: ws.splits, dims, nTokens: n }); // att = softmax(q·Kᵀ/√d)·V [n, q_dim]
     const attIn = prep(attOut, layer.wo);                                // attIn = int8 / tables of att
     linear(p, layer.wo, attOut, proj, n, `blk.${l}.o`, ...attIn);          // proj = Wo·att             [n, dim]
     addInPlace(p, x, proj, n * dim);                                   // x += proj
@@ -48,9 +56,18 @@ export function buildForwardPlan(
     linear(p, layer.wDown, gate, proj, n, `blk.${l}.down`, ...gateIn);     // proj = Wd·gate            [n, dim]
     addInPlace(p, x, proj, n * dim);                                   // x += proj
   });
-  rmsNorm(p, x, w.outputNorm, xb, n, normEps);                         // xb = rmsnorm(x)           [n, dim]
-  const outIn = prep(xb, w.output);                                     // outIn = int8 / tables of xb
-  linear(p, w.output, xb, logits, n, 'output', ...outIn);                  // logits = Wout·xb          [n, vocab]
-  argmax(p, logits, rowsOf(ws.tokens, 1), vocabSize);                   // tokens[0] = argmax(logits[n_tokens−1])
+  const outputs = w.output.pieces.map((piece) => piece.weight);
+  if (logitsRows === 'last' && n > 1) {
+    const [xbLast, logitsLast] = [rowsOf(ws.xb, 1), rowsOf(ws.logits, 1)];
+    rmsNormLast(p, x, w.outputNorm, xbLast, normEps);                  // xb[0] = rmsnorm(x[n_tokens−1]) [1, dim]
+    const outIn = prepRows(1, xbLast, ...outputs);                      // outIn = int8 / tables of xb[0]
+    linearSplit(p, w.output, xbLast, logitsLast, 1, 'output', ...outIn);   // logits[0] = Wout·xb[0]   [1, vocab]
+    argmax(p, logitsLast, rowsOf(ws.tokens, 1), vocabSize, 'first');    // tokens[0] = argmax(logits[0])
+  } else {
+    rmsNorm(p, x, w.outputNorm, xb, n, normEps);                       // xb = rmsnorm(x)           [n, dim]
+    const outIn = prep(xb, ...outputs);                                 // outIn = int8 / tables of xb
+    linearSplit(p, w.output, xb, logits, n, 'output', ...outIn);           // logits = Wout·xb          [n, vocab]
+    argmax(p, logits, rowsOf(ws.tokens, 1), vocabSize);                 // tokens[0] = argmax(logits[n_tokens−1])
+  }
   return p.build();
 }

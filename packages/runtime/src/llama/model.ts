@@ -1,27 +1,40 @@
-// A loaded Llama model on one device: weights, workspace, and the two plans (decode: 1 token, prefill: a chunk).
-// The per-token path writes the 8-byte step uniform, encodes one pass, submits once and reads back 4 bytes.
+// A loaded Llama model on one device: weights, workspace, and the plans (decode: 1 token; prefill: a chunk with the
+// output projection for its last row only; prefill-all: a chunk with every row's logits, for scoring, built on first
+// use from the already compiled pipelines). The per-token path writes the 8-byte step uniform, encodes one pass,
+// submits once and reads back 4 bytes.
 import type { GgufFile } from '@qgpu/formats';
 import { PipelineCache, type DeviceContext, type Plan } from '@qgpu/gpu';
-import { checkKernelPath, type KernelPath } from '../ops.ts';
+import { checkAttentionDims, checkKernelPath, checkKvCacheType, type KernelPath, type KvCacheType } from '../ops.ts';
 import { llamaConfigFromGguf, type LlamaConfig } from './config.ts';
 import { buildForwardPlan } from './forward.ts';
 import { loadLlamaWeights, type LlamaWeights } from './load.ts';
 import { createWorkspace, type Workspace } from './workspace.ts';
 
 export interface LlamaModelOptions {
-  /** KV-cache length in tokens (default: the model's trained context). */
+  /** KV-cache length in tokens (default: the model's trained context; may exceed it). */
   contextLength?: number;
   /** Tokens per prefill dispatch (default 32). */
   prefillChunk?: number;
+  /**
+   * How the KV cache stores keys and values (default 'f32'): 'f16' halves it (packed pairs, no shader-f16 needed),
+   * 'int8' quarters it (symmetric absmax codes, one f32 scale per position and KV head). docs/architecture.md.
+   */
+  kvCache?: KvCacheType;
   /** How linears run (default 'dequant'; see KernelPath). 'lut' is reserved and rejected until it exists. */
   kernelPath?: KernelPath;
   onProgress?: (phase: 'weights' | 'pipelines', loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * Largest GPU part of one weight, in bytes (default: the device's maxStorageBufferBindingSize); larger
+   * vocabulary-sized matrices are split into row ranges. Tests lower it to exercise the split.
+   */
+  maxBindingBytes?: number;
 }
 
 export class LlamaModel {
   private readonly tokenReadback: GPUBuffer;
   private readonly logitsReadback: GPUBuffer;
+  private prefillAllPlan: Promise<Plan> | undefined;
 
   private constructor(
     readonly ctx: DeviceContext,
@@ -31,6 +44,7 @@ export class LlamaModel {
     readonly kernelPath: KernelPath,
     private readonly decodePlan: Plan,
     private readonly prefillPlan: Plan,
+    private readonly pipelineCache: PipelineCache,
   ) {
     const device = ctx.device;
     this.tokenReadback = device.createBuffer({ label: 'next_token.readback', size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -47,26 +61,41 @@ export class LlamaModel {
     if (kernelPath === 'dp4a' && !ctx.wgslFeatures.has('packed_4x8_integer_dot_product')) {
       throw new Error("kernel path 'dp4a' needs the WGSL feature packed_4x8_integer_dot_product, which this WebGPU implementation lacks; use 'dequant'");
     }
-    const seqLen = Math.min(options.contextLength ?? config.contextLength, config.contextLength);
+    // A context longer than the trained one is allowed (llama.cpp does the same with a warning): positions past it are
+    // extrapolated unless a position encoding maps them back (docs/position-encoding.md).
+    const seqLen = options.contextLength ?? config.contextLength;
+    if (!Number.isInteger(seqLen) || seqLen < 1) throw new RangeError(`contextLength must be a positive integer, got ${seqLen}`);
     const chunk = Math.max(1, Math.min(options.prefillChunk ?? 32, seqLen));
     // Groups of 32 (one GGUF block); the code width follows each tensor's stored type, so Q8_0 (8 bits, zero point 128)
     // and Q4_0 (4 bits, zero point 8) convert exactly (lutBitsFor in @qgpu/formats).
     const lut = kernelPath === 'lut' ? { group: 32 } as const : undefined;
-    const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut);
-    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath);
+    const kvCache = checkKvCacheType(options.kvCache ?? 'f32');
+    checkAttentionDims(config);
+    const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes);
+    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache);
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');
       const [decodePlan, prefillPlan] = await Promise.all([
         buildForwardPlan(cache, config, weights, workspace, 1, 'decode', kernelPath),
-        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill', kernelPath),
+        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill', kernelPath, 'last'),
       ]);
-      return new LlamaModel(ctx, config, weights, workspace, kernelPath, decodePlan, prefillPlan);
+      return new LlamaModel(ctx, config, weights, workspace, kernelPath, decodePlan, prefillPlan, cache);
     } catch (error) {
       weights.destroy();
       workspace.destroy();
       throw error;
     }
+  }
+
+  /** Dispatches encoded per decode token (one compute pass, one submit). */
+  get decodeDispatches(): number {
+    return this.decodePlan.dispatchCount;
+  }
+
+  /** Dispatches of one prefill chunk that computes the last row's logits only. */
+  get prefillDispatches(): number {
+    return this.prefillPlan.dispatchCount;
   }
 
   get contextLength(): number {
@@ -107,11 +136,12 @@ export class LlamaModel {
       const ids = tokens.slice(at, at + chunk);
       const isLast = at + chunk >= tokens.length;
       const rowsWanted = logitsOf === 'all' ? ids.length : logitsOf === 'last' && isLast ? 1 : 0;
-      const firstRow = ids.length - rowsWanted;
+      // Wanted rows start at logits row 0: 'all' wants every row; the decode and last-row prefill plans leave the last
+      // token's logits in row 0.
       this.ctx.device.queue.writeBuffer(this.workspace.tokens.buffer, 0, new Uint32Array(ids));
-      const plan = ids.length === 1 ? this.decodePlan : this.prefillPlan;
+      const plan = ids.length === 1 ? this.decodePlan : logitsOf === 'all' ? await this.prefillAll() : this.prefillPlan;
       this.submitStep(plan, startPos + at, ids.length, (encoder) => {
-        if (rowsWanted > 0) encoder.copyBufferToBuffer(this.workspace.logits.buffer, firstRow * vocab * 4, this.logitsReadback, 0, rowsWanted * vocab * 4);
+        if (rowsWanted > 0) encoder.copyBufferToBuffer(this.workspace.logits.buffer, 0, this.logitsReadback, 0, rowsWanted * vocab * 4);
         if (isLast) encoder.copyBufferToBuffer(this.workspace.tokens.buffer, 0, this.tokenReadback, 0, 4);
       });
       if (rowsWanted > 0) {
@@ -134,6 +164,14 @@ export class LlamaModel {
     return this.readNextToken();
   }
 
+  /** The chunk plan with every row's logits, built once on first use (pipelines are already compiled). */
+  private prefillAll(): Promise<Plan> {
+    this.prefillAllPlan ??= buildForwardPlan(
+      this.pipelineCache, this.config, this.weights, this.workspace, this.workspace.chunkTokens, 'prefill-all', this.kernelPath, 'all',
+    );
+    return this.prefillAllPlan;
+  }
+
   private async readNextToken(): Promise<number> {
     await this.tokenReadback.mapAsync(GPUMapMode.READ);
     const id = new Uint32Array(this.tokenReadback.getMappedRange())[0]!;
@@ -144,6 +182,7 @@ export class LlamaModel {
   destroy(): void {
     this.decodePlan.destroy();
     this.prefillPlan.destroy();
+    void this.prefillAllPlan?.then((plan) => plan.destroy(), () => undefined);
     this.weights.destroy();
     this.workspace.destroy();
     this.tokenReadback.destroy();

@@ -1,13 +1,14 @@
 // Every activation buffer and the KV cache, allocated once at load (llama2.c's RunState). Buffers are sized for the
 // prefill chunk; the decode plan binds the same buffers and uses their first row.
-import { createTensor, type GpuTensor } from '@qgpu/gpu';
-import type { Int8Activations, LutActivations, KernelPath } from '../ops.ts';
+import { createTensor, type DType, type GpuTensor } from '@qgpu/gpu';
+import { decodeSplitsFor, type DecodeSplits, type Int8Activations, type KernelPath, type KvCacheLayer, type KvCacheType, type LutActivations } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 
 export interface Workspace {
   readonly chunkTokens: number;
   readonly seqLen: number;
   readonly tokens: GpuTensor;   // [chunk] u32 — input ids; argmax writes the next greedy id into element 0
+  readonly pieceIds: GpuTensor; // [chunk] u32 — ids relative to one piece of a split embedding table (row-split.ts)
   readonly x: GpuTensor;        // [chunk, dim] residual stream
   readonly xb: GpuTensor;       // [chunk, dim] normed input of attention / FFN
   readonly q: GpuTensor;        // [chunk, q_dim]
@@ -17,15 +18,15 @@ export interface Workspace {
   readonly proj: GpuTensor;     // [chunk, dim] output of wo and of w_down, added to x
   readonly gate: GpuTensor;     // [chunk, hidden_dim]
   readonly up: GpuTensor;       // [chunk, hidden_dim]
-  readonly scores: GpuTensor;   // [chunk, n_heads, seq_len] attention scratch
+  readonly splits: DecodeSplits; // flash-decoding partials [n_heads, n_splits, 2 | head_dim] (ops.ts decodeSplitsFor)
   readonly logits: GpuTensor;   // [chunk, vocab]
   /** dp4a path only: the int8 form of whichever linear input is current, sized for the widest (dim, q_dim, hidden_dim). */
   readonly int8: Int8Activations | undefined;
   /** lut path only: the T-MAC tables of whichever linear input is current, sized for the widest input. */
   readonly lut: LutActivations | undefined;
   readonly ropeTable: GpuTensor; // [seq_len, rope_dim / 2] (cos, sin)
-  readonly kCache: readonly GpuTensor[]; // per layer [seq_len, kv_dim]
-  readonly vCache: readonly GpuTensor[];
+  readonly kvCacheType: KvCacheType;
+  readonly kvCache: readonly KvCacheLayer[]; // per layer, preallocated for seq_len positions (ops.ts KvCacheLayer)
   readonly stepBuffer: GPUBuffer; // uniform Step { pos, n_tokens }
   readonly byteSize: number;
   destroy(): void;
@@ -48,10 +49,12 @@ export function ropeTableLlama(seqLen: number, ropeDim: number, freqBase: number
   return table;
 }
 
-export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number, kernelPath: KernelPath): Workspace {
-  const { dim, qDim, kvDim, hiddenDim, vocabSize, nHeads, ropeDim } = config;
+export function createWorkspace(
+  device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number, kernelPath: KernelPath, kvCacheType: KvCacheType = 'f32',
+): Workspace {
+  const { dim, qDim, kvDim, hiddenDim, vocabSize, nHeads, nKvHeads, headDim, ropeDim } = config;
   const owned: GpuTensor[] = [];
-  const make = (label: string, shape: number[], dtype: 'f32' | 'u32' = 'f32') => {
+  const make = (label: string, shape: number[], dtype: DType = 'f32') => {
     const t = createTensor(device, label, shape, dtype);
     owned.push(t);
     return t;
@@ -74,11 +77,28 @@ export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: 
       sums: make('lut.sums', [chunkTokens, int8Blocks]),
     }
     : undefined;
+  const kvLayer = (l: number): KvCacheLayer => {
+    switch (kvCacheType) {
+      case 'f32':
+      case 'f16':
+        return { type: kvCacheType, k: make(`k_cache.${l}`, [seqLen, kvDim], kvCacheType), v: make(`v_cache.${l}`, [seqLen, kvDim], kvCacheType) };
+      case 'int8':
+        return {
+          type: 'int8',
+          k: make(`k_cache.${l}`, [seqLen, kvDim / 4], 'u32'),
+          v: make(`v_cache.${l}`, [seqLen, kvDim / 4], 'u32'),
+          kScale: make(`k_scale.${l}`, [seqLen, nKvHeads]),
+          vScale: make(`v_scale.${l}`, [seqLen, nKvHeads]),
+        };
+    }
+  };
+  const { nSplits, splitLen } = decodeSplitsFor(seqLen);
   const stepBuffer = device.createBuffer({ label: 'step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const ws = {
     chunkTokens,
     seqLen,
     tokens: make('tokens', [chunkTokens], 'u32'),
+    pieceIds: make('piece_ids', [chunkTokens], 'u32'),
     x: make('x', [chunkTokens, dim]),
     xb: make('xb', [chunkTokens, dim]),
     q: make('q', [chunkTokens, qDim]),
@@ -88,13 +108,13 @@ export function createWorkspace(device: GPUDevice, config: LlamaConfig, seqLen: 
     proj: make('proj', [chunkTokens, dim]),
     gate: make('gate', [chunkTokens, hiddenDim]),
     up: make('up', [chunkTokens, hiddenDim]),
-    scores: make('scores', [chunkTokens, nHeads, seqLen]),
+    splits: { nSplits, splitLen, ml: make('attn.partial_ml', [nHeads, nSplits, 2]), acc: make('attn.partial_acc', [nHeads, nSplits, headDim]) },
     logits: make('logits', [chunkTokens, vocabSize]),
     int8,
     lut,
     ropeTable,
-    kCache: Array.from({ length: config.nLayers }, (_, l) => make(`k_cache.${l}`, [seqLen, kvDim])),
-    vCache: Array.from({ length: config.nLayers }, (_, l) => make(`v_cache.${l}`, [seqLen, kvDim])),
+    kvCacheType,
+    kvCache: Array.from({ length: config.nLayers }, (_, l) => kvLayer(l)),
     stepBuffer,
   };
   return {

@@ -1,4 +1,4 @@
-// kv_write — appends this step's keys and values to one layer's KV cache at positions step.pos + t
+// kv_write_f32 — appends this step's keys and values to one layer's KV cache at positions step.pos + t
 //
 // Bindings (group 0)         Shape                  Type
 //   params   uniform         —                      Params { kv_dim, seq_len }

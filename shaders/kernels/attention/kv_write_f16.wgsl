@@ -1,0 +1,40 @@
+// kv_write_f16 — appends this step's keys and values to one layer's f16 KV cache (packed pairs) at positions step.pos + t
+//
+// Bindings (group 0)         Shape                      Type
+//   params   uniform         —                          Params { kv_dim, seq_len }
+//   k        read            [n_tokens, kv_dim]         act
+//   v        read            [n_tokens, kv_dim]         act
+//   k_cache  read_write      [seq_len, kv_dim / 2]      u32 (f16 pairs, lib/attention/kv_f16.wgsl)
+//   v_cache  read_write      [seq_len, kv_dim / 2]      u32
+// Group 1: step { pos, n_tokens }. Rows past step.n_tokens (chunk padding) and past seq_len are not written.
+// Rounding: pack2x16float rounds each value to the nearest f16 (core WGSL, no shader-f16 needed).
+// Dispatch: one thread per pair of one token's kv row; x covers kv_dim / 2, y = token.
+// Overrides: WG_SIZE.
+//! import "lib/step.wgsl"
+
+override WG_SIZE: u32 = 64u;
+
+struct Params {
+  kv_dim: u32,
+  seq_len: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> k: array<act>;
+@group(0) @binding(2) var<storage, read> v: array<act>;
+@group(0) @binding(3) var<storage, read_write> k_cache: array<u32>;
+@group(0) @binding(4) var<storage, read_write> v_cache: array<u32>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let pair = gid.x;
+  let t = gid.y;
+  let pos = step.pos + t;
+  if (2u * pair >= params.kv_dim || t >= step.n_tokens || pos >= params.seq_len) {
+    return;
+  }
+  let src = t * params.kv_dim + 2u * pair;
+  let dst = pos * (params.kv_dim / 2u) + pair;
+  k_cache[dst] = pack2x16float(vec2<f32>(f32(k[src]), f32(k[src + 1u])));
+  v_cache[dst] = pack2x16float(vec2<f32>(f32(v[src]), f32(v[src + 1u])));
+}
