@@ -5,12 +5,14 @@
 //   params   uniform         —                           Params { vocab_size }
 //   logits   read            [n_tokens, vocab_size]      act
 //   out      read_write      [1]                         u32
-// Group 1: step { pos, n_tokens } — the row read is n_tokens − 1.
+// Group 1: step { pos, n_tokens } — the row read is n_tokens − 1, or row 0 with ROW_FROM_STEP = 0 (logits computed
+//   for the last token only, see rms_norm_last).
 // Dispatch: a single workgroup; WG_SIZE threads stride over the vocabulary, then a tree reduction of (value, index).
-// Overrides: WG_SIZE — power of two.
+// Overrides: WG_SIZE — power of two; ROW_FROM_STEP — 1: read row n_tokens − 1, 0: read row 0.
 //! import "lib/step.wgsl"
 
 override WG_SIZE: u32 = 256u;
+override ROW_FROM_STEP: u32 = 1u;
 
 struct Params {
   vocab_size: u32,
@@ -25,7 +27,7 @@ var<workgroup> best_index: array<u32, WG_SIZE>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(local_invocation_index) lid: u32) {
-  let base = (step.n_tokens - 1u) * params.vocab_size;
+  let base = select(0u, step.n_tokens - 1u, ROW_FROM_STEP != 0u) * params.vocab_size;
   var value = -3.4e38;
   var index = 0xffffffffu;
   for (var i = lid; i < params.vocab_size; i += WG_SIZE) {

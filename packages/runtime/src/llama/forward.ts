@@ -8,6 +8,7 @@ import { addInPlace, argmax, attention, int8Input, lutInput, kvWrite, linear, rm
 import type { LlamaConfig } from './config.ts';
 import type { LlamaWeights } from './load.ts';
 import { embedSplit, linearSplit } from './row-split.ts';
+import { embedSplit, linearSplit } from './row-split.ts';
 import type { Weight } from './weight.ts';
 import type { Workspace } from './workspace.ts';
 

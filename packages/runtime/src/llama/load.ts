@@ -3,6 +3,7 @@ import { assertSupportedType, FormatError, readTensorBytes, tensorToF32, type Gg
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 import type { LlamaConfig } from './config.ts';
 import { GGUF_NAMES } from './names.ts';
+import { uploadRowSplit, type RowSplitWeight } from './row-split.ts';
 import { uploadWeight, weightTensors, type LutOptions, type Weight } from './weight.ts';
 
 export type { Weight } from './weight.ts';
@@ -20,11 +21,12 @@ export interface LayerWeights {
 }
 
 export interface LlamaWeights {
-  readonly tokenEmbedding: Weight;
+  /** Split into row ranges when larger than one storage binding (row-split.ts), as is `output`. */
+  readonly tokenEmbedding: RowSplitWeight;
   readonly layers: readonly LayerWeights[];
   readonly outputNorm: GpuTensor;
   /** The output projection; the same object as tokenEmbedding when the file ties them. */
-  readonly output: Weight;
+  readonly output: RowSplitWeight;
   readonly totalBytes: number;
   destroy(): void;
 }
@@ -55,9 +57,12 @@ export function checkLlamaTensors(file: GgufFile, config: LlamaConfig): { find: 
 /**
  * With `lut`, every linear whose width is a multiple of the group is converted to T-MAC bit-planes at load; the
  * token embedding stays in its stored format (it is gathered, not multiplied), and so does a tied output matrix.
+ * The vocabulary-sized matrices are split into row ranges of at most `bindingLimitBytes` per GPU part (default: the
+ * device's maxStorageBufferBindingSize; tests pass a small one to exercise the split).
  */
 export async function loadLlamaWeights(
   device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal, lut?: LutOptions,
+  bindingLimitBytes: number = device.limits.maxStorageBufferBindingSize,
 ): Promise<LlamaWeights> {
   const fileName = file.source.name;
   const { find, names, hasOutput } = checkLlamaTensors(file, config);
@@ -84,6 +89,14 @@ export async function loadLlamaWeights(
     buffers.push(...weightTensors(weight));
     return weight;
   };
+  const rowSplit = async (name: string, rows: number, cols: number, asLinear: boolean): Promise<RowSplitWeight> => {
+    const info = find(name);
+    const type = assertSupportedType(info, fileName);
+    const bytes = await readChecked(info, [cols, rows]);
+    const split = uploadRowSplit(device, name, type, bytes, rows, cols, bindingLimitBytes, asLinear ? lut : undefined);
+    for (const { weight } of split.pieces) buffers.push(...weightTensors(weight));
+    return split;
+  };
   // Norm weights are tiny and read in f32 by the kernels whatever the file stores.
   const vector = async (name: string, length: number): Promise<GpuTensor> => {
     const info = find(name);
@@ -94,7 +107,7 @@ export async function loadLlamaWeights(
   };
 
   const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
-  const tokenEmbedding = await matrix(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
+  const tokenEmbedding = await rowSplit(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.nLayers; i++) {
     const n = GGUF_NAMES.layer(i);
@@ -111,7 +124,7 @@ export async function loadLlamaWeights(
     });
   }
   const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
-  const output = hasOutput ? await matrix(GGUF_NAMES.output, vocabSize, dim) : tokenEmbedding;
+  const output = hasOutput ? await rowSplit(GGUF_NAMES.output, vocabSize, dim, true) : tokenEmbedding;
   return {
     tokenEmbedding, layers, outputNorm, output, totalBytes,
     destroy: () => buffers.forEach((t) => t.buffer.destroy()),

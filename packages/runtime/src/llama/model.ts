@@ -35,6 +35,7 @@ export class LlamaModel {
   private readonly tokenReadback: GPUBuffer;
   private readonly logitsReadback: GPUBuffer;
   private prefillAllPlan: Promise<Plan> | undefined;
+  private prefillAllPlan: Promise<Plan> | undefined;
 
   private constructor(
     readonly ctx: DeviceContext,
@@ -86,6 +87,16 @@ export class LlamaModel {
       workspace.destroy();
       throw error;
     }
+  }
+
+  /** Dispatches encoded per decode token (one compute pass, one submit). */
+  get decodeDispatches(): number {
+    return this.decodePlan.dispatchCount;
+  }
+
+  /** Dispatches of one prefill chunk that computes the last row's logits only. */
+  get prefillDispatches(): number {
+    return this.prefillPlan.dispatchCount;
   }
 
   /** Dispatches encoded per decode token (one compute pass, one submit). */
@@ -172,6 +183,14 @@ export class LlamaModel {
     return this.prefillAllPlan;
   }
 
+  /** The chunk plan with every row's logits, built once on first use (pipelines are already compiled). */
+  private prefillAll(): Promise<Plan> {
+    this.prefillAllPlan ??= buildForwardPlan(
+      this.pipelineCache, this.config, this.weights, this.workspace, this.workspace.chunkTokens, 'prefill-all', this.kernelPath, 'all',
+    );
+    return this.prefillAllPlan;
+  }
+
   private async readNextToken(): Promise<number> {
     await this.tokenReadback.mapAsync(GPUMapMode.READ);
     const id = new Uint32Array(this.tokenReadback.getMappedRange())[0]!;
@@ -182,6 +201,7 @@ export class LlamaModel {
   destroy(): void {
     this.decodePlan.destroy();
     this.prefillPlan.destroy();
+    void this.prefillAllPlan?.then((plan) => plan.destroy(), () => undefined);
     void this.prefillAllPlan?.then((plan) => plan.destroy(), () => undefined);
     this.weights.destroy();
     this.workspace.destroy();
