@@ -1,19 +1,10 @@
-import type { LocalEngine } from '@qgpu/runtime';
+import { negativeLogLikelihood, type LocalEngine } from '@qgpu/runtime';
 
 export interface ScoreResult {
   ids: number[];
   /** Position i predicts token i + 1: nll = −log softmax(logits_i)[target]. */
   positions: { pos: number; target: number; nll: number; argmax: number }[];
   ppl: number;
-}
-
-/** −log softmax(logits)[target], computed in double with the max subtracted for stability. */
-export function negativeLogLikelihood(logits: Float32Array, target: number): number {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  return Math.log(sum) + max - logits[target]!;
 }
 
 export function argmaxOf(values: Float32Array): number {

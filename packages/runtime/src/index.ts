@@ -9,3 +9,4 @@ export {
   type Distribution, type SamplingConfig, type SamplingOptions,
 } from './sampling.ts';
 export { StopMatcher, type StopStep } from './stop.ts';
+export { negativeLogLikelihood, perplexityOfTokens, type LogitsModel } from './perplexity.ts';
