@@ -1,5 +1,6 @@
 // The int8 ("dp4a") kernels against their CPU twins in @qgpu/reference/int8.ts: the activation quantizers
-// (quantize_act_q8, quantize_act_crossquant) code by code, and the integer-dot matmuls fed the GPU's own quantized
+// (quantize_act_q8, quantize_act_crossquant) code by code, and the integer-dot matmuls (decode GEMV matmul_dp4a_*,
+// prefill GEMM gemm_dp4a_*) fed the GPU's own quantized
 // activations, so only f32 rounding and summation order separate GPU and twin. Weights come from llama.cpp's
 // reference quantizers, repacked as the loader does; rows and units per row are not multiples of the workgroup size.
 import { dequantize, f16ArrayToF32, f32ToF16, quantize, repack } from '@qgpu/formats';
@@ -78,6 +79,29 @@ const SHAPES: Record<Dp4aWeightType, [rows: number, cols: number, tokens: number
 const MATMULS = { Q8_0: kernels.matmul_dp4a_q8_0, Q4_0: kernels.matmul_dp4a_q4_0, Q4_K: kernels.matmul_dp4a_q4_k } as const;
 type AnyMatmul = (typeof MATMULS)[Dp4aWeightType];
 
+/**
+ * Prefill GEMM shapes: rows not a multiple of the 64-row workgroup, token counts not a multiple of the 8-token tile
+ * (so the last tile is partial), one token (a tile of 1), and the same unit counts as SHAPES.
+ */
+const GEMM_SHAPES: Record<Dp4aWeightType, [rows: number, cols: number, tokens: number][]> = {
+  Q8_0: [[1, 32, 1], [3, 96, 9], [65, 2080, 17], [257, 160, 5]],
+  Q4_0: [[1, 32, 1], [3, 96, 9], [65, 2080, 17], [257, 160, 5]],
+  Q4_K: [[1, 256, 1], [3, 768, 9], [65, 2304, 17], [257, 256, 5]],
+};
+const GEMMS = { Q8_0: kernels.gemm_dp4a_q8_0, Q4_0: kernels.gemm_dp4a_q4_0, Q4_K: kernels.gemm_dp4a_q4_k } as const;
+type AnyGemm = (typeof GEMMS)[Dp4aWeightType];
+
+async function gemmOnGpu(type: Dp4aWeightType, parts: Record<string, GpuTensor>, q: GpuInt8, rows: number, cols: number, n: number, act: Prelude) {
+  const out = empty(ctx, 'out', [n, rows], act);
+  const kernel = GEMMS[type] as AnyGemm;
+  await runKernel(ctx, act, kernel, {
+    params: { rows, cols, n_tokens: n },
+    bindings: { ...q.tensors, out, ...parts } as never,
+    workgroups: [Math.ceil(rows / kernel.overrides.WG_SIZE), Math.ceil(n / kernel.overrides.TILE_TOKENS)],
+  });
+  return readAct(out, n * rows);
+}
+
 function quantized(type: Dp4aWeightType, rows: number, cols: number, seed: number) {
   const bytes = quantize(type, randomFloats(seed, rows * cols, 1));
   const words = repack(type, bytes, rows * cols).parts;
@@ -120,6 +144,19 @@ describe.skipIf(!gpu.ctx)(`int8 (dp4a) kernels on ${gpu.adapter}${gpu.ctx ? '' :
           console.info(`${gpu.adapter} act=${act} ${type} ${rows}×${cols}×${n}: vs twin max |Δ| ${vsTwin.maxAbsError.toExponential(2)} `
             + `NMSE ${vsTwin.nmse.toExponential(2)}; vs f32 activations NMSE ${vsFloat.nmse.toExponential(2)}`);
           expect(vsFloat.nmse).toBeLessThan(1e-3);
+        });
+      });
+
+      describe.each(Object.keys(GEMM_SHAPES) as Dp4aWeightType[])('gemm_dp4a %s', (type) => {
+        it.each(GEMM_SHAPES[type])('rows=%i cols=%i tokens=%i matches matmulDp4a', async (rows, cols, n) => {
+          const { words, parts } = quantized(type, rows, cols, rows * 29 + cols);
+          const x = toAct(activations(n * 3 + cols, n * cols), act);
+          const q = await quantizeOnGpu(x, n, cols, act);
+          const y = await gemmOnGpu(type, parts, q, rows, cols, n, act);
+          const twin = toAct(ref.matmulDp4a(type, words, q.act, rows, cols, n), act);
+          const vsTwin = expectClose(y, twin, act === 'f16' ? TOLERANCES.f16Activations : TOLERANCES.int8DotVsTwin, `gemm_dp4a ${type}`);
+          console.info(`${gpu.adapter} act=${act} gemm_dp4a ${type} ${rows}×${cols}×${n}: vs twin max |Δ| ${vsTwin.maxAbsError.toExponential(2)} `
+            + `NMSE ${vsTwin.nmse.toExponential(2)}`);
         });
       });
 

@@ -210,140 +210,25 @@ export function ropeLlama(p: PlanBuilder, x: GpuTensor, table: GpuTensor, nHeads
   });
 }
 
-/** How the KV cache stores keys and values: f32, f16 pairs, or int8 codes with one scale per (position, KV head). */
-export type KvCacheType = 'f32' | 'f16' | 'int8';
-
-/** Checks a KV-cache type coming from outside TypeScript's reach (CLI flags, worker messages). */
-export function checkKvCacheType(type: string): KvCacheType {
-  if (type === 'f32' || type === 'f16' || type === 'int8') return type;
-  throw new Error(`unknown KV cache type '${type}' (expected 'f32', 'f16' or 'int8')`);
+export function kvWrite(p: PlanBuilder, k: GpuTensor, v: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, nTokens: number): void {
+  const [seqLen, kvDim] = kCache.shape as [number, number];
+  const wg = kernels.kv_write.overrides.WG_SIZE;
+  p.dispatch(kernels.kv_write, {
+    params: { kv_dim: kvDim, seq_len: seqLen },
+    bindings: { k, v, k_cache: kCache, v_cache: vCache },
+    workgroups: [Math.ceil(kvDim / wg), nTokens],
+  });
 }
 
-/**
- * One layer's KV cache in the storage of its type (shaders/lib/attention/kv_*.wgsl), preallocated for seq_len
- * positions: f32 [seq_len, kv_dim]; f16 [seq_len, kv_dim] as packed pairs; int8 codes [seq_len, kv_dim / 4] u32
- * (4 per word) with scales [seq_len, n_kv_heads] f32.
- */
-export type KvCacheLayer =
-  | { readonly type: 'f32' | 'f16'; readonly k: GpuTensor; readonly v: GpuTensor }
-  | { readonly type: 'int8'; readonly k: GpuTensor; readonly v: GpuTensor; readonly kScale: GpuTensor; readonly vScale: GpuTensor };
-
-export interface AttentionDims {
-  readonly nHeads: number;
-  readonly nKvHeads: number;
-  readonly headDim: number;
-}
-
-/**
- * Flash-decoding's split of the cache: n_splits ranges of split_len positions, fixed at load from seq_len, and the
- * per-split partial results [n_heads, n_splits, 2] (m, l) and [n_heads, n_splits, head_dim] (acc).
- */
-export interface DecodeSplits {
-  readonly nSplits: number;
-  readonly splitLen: number;
-  readonly ml: GpuTensor;
-  readonly acc: GpuTensor;
-}
-
-/** Largest head_dim the attention kernels hold in registers (lib/attention/prefill_tiled.wgsl MAX_HEAD_VEC4 · 4). */
-export const MAX_ATTENTION_HEAD_DIM = 128;
-
-/** The most splits a decode step can have: the reduce pass walks them serially per lane, so keep it small. */
-const MAX_DECODE_SPLITS = 64;
-
-/**
- * Splits of a seq_len cache: split_len is a multiple of the decode workgroup (one tile of positions per pass of
- * the split's loop), at least one tile, and large enough that there are at most MAX_DECODE_SPLITS splits. Work per
- * token is ceil((pos + 1) / split_len) workgroups of ≤ split_len positions: linear in pos, whatever seq_len is.
- */
-export function decodeSplitsFor(seqLen: number): { nSplits: number; splitLen: number } {
-  const tile = kernels.attention_decode_f32.overrides.WG_SIZE;
-  const splitLen = Math.max(1, Math.ceil(Math.ceil(seqLen / MAX_DECODE_SPLITS) / tile)) * tile;
-  return { nSplits: Math.ceil(seqLen / splitLen), splitLen };
-}
-
-/** Throws unless the attention kernels support head_dim (vec4 reads, registers for ≤ MAX_ATTENTION_HEAD_DIM). */
-export function checkAttentionDims(dims: AttentionDims): void {
-  const { nHeads, nKvHeads, headDim } = dims;
-  if (nHeads % nKvHeads !== 0) throw new Error(`attention: n_heads ${nHeads} is not a multiple of n_kv_heads ${nKvHeads}`);
-  if (headDim % 4 !== 0 || headDim > MAX_ATTENTION_HEAD_DIM) {
-    throw new Error(`attention: head_dim ${headDim} is not supported (the kernels need a multiple of 4, at most ${MAX_ATTENTION_HEAD_DIM})`);
-  }
-}
-
-/** cache[pos .. pos + n) = k, v [n, kv_dim], converted (f16) or quantized per (position, KV head) (int8) on write. */
-export function kvWrite(p: PlanBuilder, k: GpuTensor, v: GpuTensor, cache: KvCacheLayer, dims: AttentionDims, nTokens: number): void {
-  const { nKvHeads, headDim } = dims;
-  const kvDim = nKvHeads * headDim;
-  const seqLen = cache.k.shape[0]!;
-  switch (cache.type) {
-    case 'f32': return p.dispatch(kernels.kv_write_f32, {
-      params: { kv_dim: kvDim, seq_len: seqLen },
-      bindings: { k, v, k_cache: cache.k, v_cache: cache.v },
-      workgroups: [Math.ceil(kvDim / kernels.kv_write_f32.overrides.WG_SIZE), nTokens],
-    });
-    case 'f16': return p.dispatch(kernels.kv_write_f16, {
-      params: { kv_dim: kvDim, seq_len: seqLen },
-      bindings: { k, v, k_cache: cache.k, v_cache: cache.v },
-      workgroups: [Math.ceil(kvDim / 2 / kernels.kv_write_f16.overrides.WG_SIZE), nTokens],
-    });
-    case 'int8': return p.dispatch(kernels.kv_write_int8, {
-      params: { n_kv_heads: nKvHeads, head_dim: headDim, seq_len: seqLen },
-      bindings: { k, v, k_cache: cache.k, k_scale: cache.kScale, v_cache: cache.v, v_scale: cache.vScale },
-      workgroups: [Math.ceil((2 * nKvHeads) / kernels.kv_write_int8.overrides.WG_SIZE), nTokens],
-    });
-    default: return assertNever(cache);
-  }
-}
-
-/** What attention() reads and writes; the position encoding is applied to q and k before (forward.ts). */
-export interface AttentionArgs {
-  readonly q: GpuTensor;           // [n, n_heads·head_dim], rotated
-  readonly cache: KvCacheLayer;    // keys 0 ..= pos + n − 1 already written (kvWrite)
-  readonly out: GpuTensor;         // [n, n_heads·head_dim]
-  readonly splits: DecodeSplits;   // decode scratch
-  readonly dims: AttentionDims;
-  readonly nTokens: number;
-}
-
-/**
- * out = softmax(q·Kᵀ/√head_dim, causal)·V over the cache. One token (decode): flash-decoding, attention_decode_* over
- * n_splits × n_heads workgroups then attention_reduce. A chunk (prefill): attention_prefill_*, one tiled dispatch.
- */
-export function attention(p: PlanBuilder, a: AttentionArgs): void {
-  checkAttentionDims(a.dims);
-  const { q, cache, out, splits, nTokens } = a;
-  const { nHeads, nKvHeads, headDim } = a.dims;
-  const seqLen = cache.k.shape[0]!;
-  const scale = 1 / Math.sqrt(headDim);
-  if (nTokens > 1) {
-    const spec = {
-      params: { n_heads: nHeads, n_kv_heads: nKvHeads, head_dim: headDim, seq_len: seqLen, scale },
-      workgroups: [nHeads, Math.ceil(nTokens / kernels.attention_prefill_f32.overrides.WG_SIZE)] as const,
-    };
-    switch (cache.type) {
-      case 'f32': return p.dispatch(kernels.attention_prefill_f32, { ...spec, bindings: { q, out, k_cache: cache.k, v_cache: cache.v } });
-      case 'f16': return p.dispatch(kernels.attention_prefill_f16, { ...spec, bindings: { q, out, k_cache: cache.k, v_cache: cache.v } });
-      case 'int8': return p.dispatch(kernels.attention_prefill_int8, { ...spec, bindings: { q, out, k_cache: cache.k, k_scale: cache.kScale, v_cache: cache.v, v_scale: cache.vScale } });
-      default: return assertNever(cache);
-    }
-  }
-  const { nSplits, splitLen, ml, acc } = splits;
-  const spec = {
-    params: { n_heads: nHeads, n_kv_heads: nKvHeads, head_dim: headDim, seq_len: seqLen, n_splits: nSplits, split_len: splitLen, scale },
-    workgroups: [nSplits, nHeads] as const,
-  };
-  const partials = { q, partial_ml: ml, partial_acc: acc };
-  switch (cache.type) {
-    case 'f32': p.dispatch(kernels.attention_decode_f32, { ...spec, bindings: { ...partials, k_cache: cache.k, v_cache: cache.v } }); break;
-    case 'f16': p.dispatch(kernels.attention_decode_f16, { ...spec, bindings: { ...partials, k_cache: cache.k, v_cache: cache.v } }); break;
-    case 'int8': p.dispatch(kernels.attention_decode_int8, { ...spec, bindings: { ...partials, k_cache: cache.k, k_scale: cache.kScale, v_cache: cache.v, v_scale: cache.vScale } }); break;
-    default: assertNever(cache);
-  }
-  p.dispatch(kernels.attention_reduce, {
-    params: { n_heads: nHeads, head_dim: headDim, seq_len: seqLen, n_splits: nSplits, split_len: splitLen },
-    bindings: { partial_ml: ml, partial_acc: acc, out },
-    workgroups: [nHeads],
+export function attention(
+  p: PlanBuilder, q: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, scores: GpuTensor, out: GpuTensor,
+  dims: { nHeads: number; nKvHeads: number; headDim: number }, nTokens: number,
+): void {
+  const seqLen = kCache.shape[0]!;
+  p.dispatch(kernels.attention, {
+    params: { n_heads: dims.nHeads, n_kv_heads: dims.nKvHeads, head_dim: dims.headDim, seq_len: seqLen, scale: 1 / Math.sqrt(dims.headDim) },
+    bindings: { q, k_cache: kCache, v_cache: vCache, scores, out },
+    workgroups: [dims.nHeads, nTokens],
   });
 }
 
@@ -357,21 +242,7 @@ export function siluMul(p: PlanBuilder, gate: GpuTensor, up: GpuTensor, n: numbe
   p.dispatch(kernels.silu_mul, { params: { n }, bindings: { gate, up }, workgroups: [Math.ceil(n / kernels.silu_mul.overrides.WG_SIZE)] });
 }
 
-/**
- * out[0] = argmax of the step's last token's logits: row n_tokens − 1 of `logits`, or row 0 with `row: 'first'`
- * (logits computed for the last token only, after rmsNormLast).
- */
-export function argmax(p: PlanBuilder, logits: GpuTensor, out: GpuTensor, vocabSize: number, row: 'last-of-step' | 'first' = 'last-of-step'): void {
-  p.dispatch(kernels.argmax, {
-    params: { vocab_size: vocabSize },
-    bindings: { logits, out },
-    overrides: { ROW_FROM_STEP: row === 'first' ? 0 : 1 },
-    workgroups: [1],
-  });
-}
-
-/** out[0] = rms_norm(x[n_tokens − 1]) · weight: the final norm of the step's last token only. */
-export function rmsNormLast(p: PlanBuilder, x: GpuTensor, weight: GpuTensor, out: GpuTensor, eps: number): void {
-  const dim = weight.shape[0]!;
-  p.dispatch(kernels.rms_norm_last, { params: { dim, eps }, bindings: { x, weight, out }, workgroups: [1] });
+/** out[0] = argmax of the last token's logits. */
+export function argmax(p: PlanBuilder, logits: GpuTensor, out: GpuTensor, vocabSize: number): void {
+  p.dispatch(kernels.argmax, { params: { vocab_size: vocabSize }, bindings: { logits, out }, workgroups: [1] });
 }
