@@ -11,6 +11,7 @@ export function assertSupportedType(tensor: GgufTensorInfo, fileName: string): S
   if ((SUPPORTED_TENSOR_TYPES as readonly string[]).includes(tensor.typeName)) return tensor.typeName as SupportedTensorType;
   throw new FormatError(
     `${fileName}: tensor '${tensor.name}' has type ${tensor.typeName}, which qgpu cannot load (supported: ${SUPPORTED_TENSOR_TYPES.join(', ')})`,
+    'unsupported',
   );
 }
 

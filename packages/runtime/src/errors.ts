@@ -19,7 +19,13 @@ export type QgpuErrorCode =
   /** The request asks for something this engine does not do (e.g. n > 1 choices). */
   | 'unsupported'
   /** A chat template failed to render (a template error or raise_exception). */
-  | 'template';
+  | 'template'
+  /** The model cannot fit this device: a buffer over maxBufferSize / maxStorageBufferBindingSize, or over the memory budget. */
+  | 'gpu_limits'
+  /** The GPU reported an out-of-memory or validation error while the model was being allocated; nothing stays allocated. */
+  | 'gpu_allocation'
+  /** The GPU device was lost (driver reset, device.destroy(), tab backgrounded); load() again to continue. */
+  | 'device_lost';
 
 export class QgpuError extends Error {
   override readonly name = 'QgpuError';
