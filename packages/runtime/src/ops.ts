@@ -242,7 +242,21 @@ export function siluMul(p: PlanBuilder, gate: GpuTensor, up: GpuTensor, n: numbe
   p.dispatch(kernels.silu_mul, { params: { n }, bindings: { gate, up }, workgroups: [Math.ceil(n / kernels.silu_mul.overrides.WG_SIZE)] });
 }
 
-/** out[0] = argmax of the last token's logits. */
-export function argmax(p: PlanBuilder, logits: GpuTensor, out: GpuTensor, vocabSize: number): void {
-  p.dispatch(kernels.argmax, { params: { vocab_size: vocabSize }, bindings: { logits, out }, workgroups: [1] });
+/**
+ * out[0] = argmax of the step's last token's logits: row n_tokens − 1 of `logits`, or row 0 with `row: 'first'`
+ * (logits computed for the last token only, after rmsNormLast).
+ */
+export function argmax(p: PlanBuilder, logits: GpuTensor, out: GpuTensor, vocabSize: number, row: 'last-of-step' | 'first' = 'last-of-step'): void {
+  p.dispatch(kernels.argmax, {
+    params: { vocab_size: vocabSize },
+    bindings: { logits, out },
+    overrides: { ROW_FROM_STEP: row === 'first' ? 0 : 1 },
+    workgroups: [1],
+  });
+}
+
+/** out[0] = rms_norm(x[n_tokens − 1]) · weight: the final norm of the step's last token only. */
+export function rmsNormLast(p: PlanBuilder, x: GpuTensor, weight: GpuTensor, out: GpuTensor, eps: number): void {
+  const dim = weight.shape[0]!;
+  p.dispatch(kernels.rms_norm_last, { params: { dim, eps }, bindings: { x, weight, out }, workgroups: [1] });
 }
