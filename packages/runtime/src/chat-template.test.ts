@@ -79,16 +79,19 @@ describe('where templates come from', () => {
   it('a GGUF without tokenizer.chat_template (stories260K) has none; BOS/EOS and control tokens come from the vocabulary', async () => {
     const file = await readGguf(bytesSource(readSharedBytes('models/stories260K/stories260K-f32.gguf')));
     const vocab = spmVocabFromGguf(file.metadata);
-    const format = chatFormatFromGguf(file.metadata, vocab);
+    const format = chatFormatFromGguf(file.metadata);
     expect(format.template).toBeNull();
-    expect({ bos: format.bosToken, eos: format.eosToken }).toEqual({ bos: vocab.tokens[vocab.bosId], eos: vocab.tokens[vocab.eosId] });
+    expect({ bos: format.bosToken, eos: format.eosToken, addBos: format.addBos }).toEqual({ bos: vocab.tokens[vocab.bosId], eos: vocab.tokens[vocab.eosId], addBos: vocab.addBos });
     expect(format.specialTokens.get(format.bosToken)).toBe(vocab.bosId);
   });
 
   it('a GGUF with tokenizer.chat_template uses it', () => {
-    const metadata = new Map<string, unknown>([['tokenizer.chat_template', CHATML]]);
-    const format = chatFormatFromGguf(metadata, { tokens: ['<unk>', '<|im_start|>', 'a'], tokenTypes: [2, 3, 1], bosId: 1, eosId: 1, addBos: false });
-    expect(format.template).toBe(CHATML);
+    const metadata = new Map<string, unknown>([
+      ['tokenizer.chat_template', CHATML], ['tokenizer.ggml.tokens', ['<unk>', '<|im_start|>', 'a']], ['tokenizer.ggml.token_type', [2, 3, 1]],
+      ['tokenizer.ggml.bos_token_id', 1], ['tokenizer.ggml.eos_token_id', 4294967295], ['tokenizer.ggml.add_bos_token', false],
+    ]);
+    const format = chatFormatFromGguf(metadata);
+    expect(format).toMatchObject({ template: CHATML, bosId: 1, bosToken: '<|im_start|>', eosToken: '', addBos: false });
     expect([...format.specialTokens]).toEqual([['<|im_start|>', 1]]);
   });
 

@@ -103,20 +103,41 @@ export function splitSpecialTokens(text: string, specialTokens: ReadonlyMap<stri
 /** llama.cpp's token types (GGUF tokenizer.ggml.token_type): 3 is a control token. */
 const CONTROL = 3;
 
-/** The chat format of a GGUF model, from its metadata and vocabulary. */
-export function chatFormatFromGguf(
-  metadata: ReadonlyMap<string, unknown>,
-  vocab: { readonly tokens: readonly string[]; readonly tokenTypes: readonly number[]; readonly bosId: number; readonly eosId: number; readonly addBos: boolean },
-): ChatFormat {
+function metadataInt(value: unknown, fallback: number): number {
+  if (typeof value === 'bigint') return Number(value);
+  return typeof value === 'number' && Number.isInteger(value) ? value : fallback;
+}
+
+/**
+ * The chat format of a GGUF model from its metadata alone (tokenizer.chat_template, tokenizer.ggml.tokens /
+ * token_type / bos_token_id / eos_token_id / add_bos_token), so it works whatever tokenizer class the model uses.
+ */
+export function chatFormatFromGguf(metadata: ReadonlyMap<string, unknown>): ChatFormat {
   const template = metadata.get('tokenizer.chat_template');
+  const tokens = metadata.get('tokenizer.ggml.tokens');
+  const types = metadata.get('tokenizer.ggml.token_type');
+  const pieces: readonly unknown[] = Array.isArray(tokens) ? tokens : [];
+  const tokenTypes = (Array.isArray(types) || ArrayBuffer.isView(types) ? types : []) as ArrayLike<number | bigint>;
   const specialTokens = new Map<string, number>();
-  vocab.tokens.forEach((piece, id) => { if (vocab.tokenTypes[id] === CONTROL && piece) specialTokens.set(piece, id); });
+  pieces.forEach((piece, id) => {
+    if (Number(tokenTypes[id]) === CONTROL && typeof piece === 'string' && piece) specialTokens.set(piece, id);
+  });
+  // GGUF writes "no such token" as uint32 max; -1 then, as llama.cpp reads it.
+  const id = (key: string) => {
+    const v = metadataInt(metadata.get(key), -1);
+    return v >= 0 && v < pieces.length ? v : -1;
+  };
+  const bosId = id('tokenizer.ggml.bos_token_id');
+  const eosId = id('tokenizer.ggml.eos_token_id');
+  const addBos = metadata.get('tokenizer.ggml.add_bos_token');
+  const text = (i: number) => (i >= 0 && typeof pieces[i] === 'string' ? (pieces[i] as string) : '');
   return {
     template: typeof template === 'string' && template.trim() !== '' ? template : null,
-    bosToken: vocab.tokens[vocab.bosId] ?? '',
-    eosToken: vocab.tokens[vocab.eosId] ?? '',
-    addBos: vocab.addBos,
-    bosId: vocab.bosId,
+    bosToken: text(bosId),
+    eosToken: text(eosId),
+    // llama.cpp's default for SentencePiece vocabularies when the key is absent.
+    addBos: typeof addBos === 'boolean' ? addBos : bosId >= 0,
+    bosId,
     specialTokens,
   };
 }

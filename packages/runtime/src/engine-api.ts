@@ -1,4 +1,5 @@
 // The public engine interface. Declared once and used on both sides of the worker boundary (comlink).
+import type { ChatCompletion, ChatCompletionRequest } from './chat-api.ts';
 import type { SamplingOptions } from './sampling.ts';
 
 /** Where model bytes come from: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
@@ -69,6 +70,8 @@ export interface ModelInfo {
   readonly vocabSize: number;
   readonly contextLength: number;
   readonly weightBytes: number;
+  /** The model's own chat template (Jinja source), or null when it has none and chat uses the plain fallback. */
+  readonly chatTemplate: string | null;
 }
 
 export interface AdapterDescription {
@@ -79,11 +82,22 @@ export interface AdapterDescription {
   readonly features: string[];
   readonly maxStorageBufferBindingSize: number;
   readonly maxBufferSize: number;
+  /** The device limits qgpu requested and plans against. */
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+/** GPU memory held by the loaded model, in bytes. */
+export interface EngineMemory {
+  readonly weightBytes: number;
+  readonly kvCacheBytes: number;
+  /** Activations, logits, RoPE tables and other per-model buffers, KV cache excluded. */
+  readonly workspaceBytes: number;
 }
 
 export interface EngineInfo {
   readonly adapter: AdapterDescription | null;
   readonly model: ModelInfo | null;
+  readonly memory: EngineMemory | null;
 }
 
 /** Called with each decoded text piece as it becomes complete UTF-8 (multi-byte characters are never split). */
@@ -94,6 +108,11 @@ export interface Engine {
   /** Generates from a prompt given as text (tokenized, BOS per the model) or as token ids (used as they are). */
   generate(prompt: string | readonly number[], options?: GenerateOptions, onText?: TextCallback): Promise<GenerateResult>;
   tokenize(text: string, addBos?: boolean): Promise<number[]>;
+  /**
+   * One OpenAI-shaped chat completion, streaming the reply's text through `onDelta`. Apps normally call
+   * `chat.completions.create` (LocalEngine, WorkerEngine), which is built on this and also streams chunks.
+   */
+  chatCompletion(request: ChatCompletionRequest, onDelta?: TextCallback): Promise<ChatCompletion>;
   info(): Promise<EngineInfo>;
   /** Stops the running generation after the current token; its `generate` call resolves with stopReason 'aborted'. */
   abort(): Promise<void>;

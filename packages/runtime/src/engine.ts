@@ -3,10 +3,14 @@
 import { blobSource, bytesSource, readGguf, urlSource, type ByteSource } from '@qgpu/formats';
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
-import type { Engine, EngineInfo, GenerateOptions, GenerateResult, LoadOptions, ModelInfo, ModelSource, TextCallback } from './engine-api.ts';
+import type { Engine, EngineInfo, EngineMemory, GenerateOptions, GenerateResult, LoadOptions, ModelInfo, ModelSource, TextCallback } from './engine-api.ts';
 import { llamaConfigFromGguf } from './llama/config.ts';
 import { checkLlamaTensors } from './llama/load.ts';
 import { LlamaModel } from './llama/model.ts';
+import { chatApi, type ChatApi, type ChatCompletion, type ChatCompletionRequest } from './chat-api.ts';
+import { runChatCompletion } from './chat.ts';
+import { chatFormatFromGguf, type ChatFormat } from './chat-template.ts';
+import { QgpuError } from './errors.ts';
 import { checkKernelPath } from './ops.ts';
 import { isGreedy, Sampler } from './sampling.ts';
 import { StopMatcher } from './stop.ts';
@@ -34,6 +38,7 @@ interface Loaded {
   readonly model: LlamaModel;
   readonly tokenizer: SpmTokenizer;
   readonly info: ModelInfo;
+  readonly chatFormat: ChatFormat;
 }
 
 export class LocalEngine implements Engine {
@@ -66,22 +71,34 @@ export class LocalEngine implements Engine {
       onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),
     });
     const c = model.config;
+    const chatFormat = chatFormatFromGguf(file.metadata);
     const info: ModelInfo = {
       name: c.name, architecture: c.architecture, dim: c.dim, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads,
       vocabSize: c.vocabSize, contextLength: model.contextLength, weightBytes: model.weights.totalBytes,
+      chatTemplate: chatFormat.template,
     };
-    this.loaded = { model, tokenizer, info };
+    this.loaded = { model, tokenizer, info, chatFormat };
     options.onProgress?.({ phase: 'ready', loadedBytes: model.weights.totalBytes, totalBytes: model.weights.totalBytes });
     return info;
   }
 
   private requireModel(): Loaded {
-    if (!this.loaded) throw new Error('no model is loaded: call load() first');
+    if (!this.loaded) throw new QgpuError('no_model', 'no model is loaded: call load() first');
     return this.loaded;
   }
 
   async tokenize(text: string, addBos?: boolean): Promise<number[]> {
     return this.requireModel().tokenizer.encode(text, addBos === undefined ? {} : { addBos });
+  }
+
+  /** OpenAI-style chat: `engine.chat.completions.create({ messages, stream, … })` (chat.ts). */
+  readonly chat: ChatApi = chatApi(this, async () => this.loaded?.info.name ?? '');
+
+  /** The callback form of chat completions (what crosses the worker boundary); `chat` is built on it. */
+  async chatCompletion(request: ChatCompletionRequest, onDelta?: TextCallback): Promise<ChatCompletion> {
+    const { tokenizer, info, chatFormat } = this.requireModel();
+    const encode = (text: string) => tokenizer.encode(text, { addBos: false });
+    return runChatCompletion({ format: chatFormat, info, encode, generate: (ids, o, cb) => this.generate(ids, o, cb) }, request, onDelta);
   }
 
   async generate(prompt: string | readonly number[], options: GenerateOptions = {}, onText?: TextCallback): Promise<GenerateResult> {
@@ -179,8 +196,10 @@ export class LocalEngine implements Engine {
         features: [...ctx.features].sort(),
         maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
         maxBufferSize: ctx.limits.maxBufferSize,
+        limits: { ...ctx.limits },
       } : null,
       model: this.loaded?.info ?? null,
+      memory: this.loaded ? memoryOf(this.loaded.model) : null,
     };
   }
 
@@ -193,6 +212,13 @@ export class LocalEngine implements Engine {
   get current(): Loaded | undefined {
     return this.loaded;
   }
+}
+
+/** GPU memory the model holds: weights, KV cache, and the rest of the workspace (activations, logits, tables). */
+function memoryOf(model: LlamaModel): EngineMemory {
+  const kvCacheBytes = model.workspace.kvCache.reduce((sum, layer) =>
+    sum + layer.k.byteLength + layer.v.byteLength + (layer.type === 'int8' ? layer.kScale.byteLength + layer.vScale.byteLength : 0), 0);
+  return { weightBytes: model.weights.totalBytes, kvCacheBytes, workspaceBytes: model.workspace.byteSize - kvCacheBytes };
 }
 
 /** Creates an in-process engine. In a browser prefer `@qgpu/worker`, which runs this engine in a Web Worker. */

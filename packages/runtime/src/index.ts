@@ -1,4 +1,10 @@
 export * from './engine-api.ts';
+export * from './client.ts';
+export { chatPromptIds, generateOptionsOf, runChatCompletion, type ChatBackend } from './chat.ts';
+export {
+  chatFormatFromGguf, chatTemplateFromTokenizerConfig, FALLBACK_CHAT_TEMPLATE, FALLBACK_STOP, renderChat, splitSpecialTokens,
+  type ChatFormat, type RenderOptions,
+} from './chat-template.ts';
 export { createEngine, LocalEngine, openSource, type EngineOptions } from './engine.ts';
 export { llamaConfigFromGguf, type LlamaConfig } from './llama/config.ts';
 export { LlamaModel, type LlamaModelOptions } from './llama/model.ts';

@@ -5,6 +5,7 @@
 // Functions already wrapped with Comlink.proxy are still handled by comlink itself when passed directly, because
 // its own handler is registered first.
 import * as Comlink from 'comlink';
+import { registerErrorHandler } from './errors.ts';
 
 type Callback = (...args: unknown[]) => unknown;
 
@@ -65,8 +66,9 @@ const handler: Comlink.TransferHandler<Callback | Record<string, unknown>, Wire>
   },
 };
 
-/** Registers the callback transfer handler with comlink (idempotent). */
+/** Registers the callback transfer handler, and the typed-error handler (errors.ts), with comlink (idempotent). */
 export function registerCallbackHandler(): void {
+  registerErrorHandler();
   if (!Comlink.transferHandlers.has(HANDLER_NAME)) {
     Comlink.transferHandlers.set(HANDLER_NAME, handler as Comlink.TransferHandler<unknown, unknown>);
   }

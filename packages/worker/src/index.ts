@@ -1,12 +1,18 @@
 // Main-thread side of the engine. Only `import type` from @qgpu/runtime so that no GPU code lands in the UI bundle.
 import * as Comlink from 'comlink';
 import type { Engine, GenerateOptions, GenerateResult } from '@qgpu/runtime';
+import { chatApi, pieceStream, type ChatApi, type PieceStream } from '@qgpu/runtime/client';
 import { registerCallbackHandler } from './callbacks.ts';
 
 // Re-exported (types only) so UI code can depend on @qgpu/worker alone.
 export type {
-  Engine, EngineInfo, GenerateOptions, GenerateResult, GenerateStats, LoadOptions, LoadProgress, ModelInfo, ModelSource, TextCallback,
+  Engine, EngineInfo, GenerateOptions, GenerateResult, GenerateStats, LoadOptions, LoadProgress, ModelInfo, ModelSource,
+  PerplexityOptions, PerplexityResult, TextCallback, EngineMemory, AdapterDescription, SamplingOptions,
 } from '@qgpu/runtime';
+export {
+  QgpuError, type ChatApi, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionStream,
+  type ChatCompletionUsage, type ChatMessage, type FinishReason, type QgpuErrorCode,
+} from '@qgpu/runtime/client';
 
 export type RemoteEngine = Comlink.Remote<Engine>;
 
@@ -21,6 +27,8 @@ export function connectEngine(worker: Worker): RemoteEngine {
 
 export interface WorkerEngine extends Engine {
   readonly remote: RemoteEngine;
+  /** OpenAI-style chat: `chat.completions.create({ messages, stream, … })`, streaming across the worker. */
+  readonly chat: ChatApi;
   /** Ends the worker (and with it the GPU device and model); pending and later calls reject. */
   terminate(): void;
 }
@@ -38,13 +46,18 @@ export function createWorkerEngine(worker: Worker): WorkerEngine {
     fail(new Error(`engine worker failed: ${event.message || 'the worker script could not be loaded'}`));
   });
   const guard = <T>(call: Promise<T>): Promise<T> => Promise.race([call, failed]);
+  const chatCompletion: Engine['chatCompletion'] = (request, onDelta) => guard(remote.chatCompletion(request, onDelta));
+  const abort = () => guard(remote.abort());
   return {
     remote,
+    chat: chatApi({ chatCompletion, abort }, async () => (await guard(remote.info())).model?.name ?? ''),
+    chatCompletion,
     load: (source, options) => guard(remote.load(source, options)),
     generate: (prompt, options, onText) => guard(remote.generate(prompt, options, onText)),
     tokenize: (text, addBos) => guard(remote.tokenize(text, addBos)),
+    perplexity: (text, options) => guard(remote.perplexity(text, options)),
     info: () => guard(remote.info()),
-    abort: () => guard(remote.abort()),
+    abort,
     unload: () => guard(remote.unload()),
     terminate() {
       worker.terminate();
@@ -53,48 +66,23 @@ export function createWorkerEngine(worker: Worker): WorkerEngine {
   };
 }
 
-export interface TextStream extends AsyncIterable<string> {
-  /** The full result; its `text` is authoritative. */
-  readonly result: Promise<GenerateResult>;
+/** Generated text pieces as an async iterable; `result` is the full GenerateResult (its `text` is authoritative). */
+export type TextStream = PieceStream<GenerateResult>;
+
+/**
+ * Streams generated text pieces (generation starts immediately). Works for a worker engine and an in-process one;
+ * see `pieceStream` in @qgpu/runtime for how pieces overtaken by the result are handled.
+ */
+export function streamGenerate(engine: Pick<Engine, 'generate'>, prompt: string, options?: GenerateOptions): TextStream {
+  return pieceStream((onText) => engine.generate(prompt, options, onText), (r) => r.text);
 }
 
 /**
- * Streams generated text pieces. Generation starts immediately. Pieces travel on their own message channel, so
- * the result can overtake the last pieces: the stream ends with whatever part of `result.text` it has not yet
- * yielded, and ignores pieces that arrive after that.
+ * Starts the engine in a module Web Worker and returns it: all GPU work and model state live in the worker.
+ * Bundlers (Vite, webpack 5, esbuild with a plugin) follow the `new URL(…, import.meta.url)` to bundle the worker;
+ * without a bundler, pass a Worker started from the built `dist/qgpu-engine-worker.js` (docs/api.md).
  */
-export function streamGenerate(engine: Pick<Engine, 'generate'>, prompt: string, options?: GenerateOptions): TextStream {
-  const queue: string[] = [];
-  let wake = (): void => {};
-  let streamed = '';
-  let finished = false;
-  let failure: { readonly error: unknown } | undefined;
-  const push = (piece: string): void => {
-    streamed += piece;
-    queue.push(piece);
-    wake();
-  };
-  const result = engine.generate(prompt, options, (piece) => { if (!finished) push(piece); });
-  result.then(
-    (r) => {
-      if (r.text.length > streamed.length && r.text.startsWith(streamed)) push(r.text.slice(streamed.length));
-      finished = true;
-      wake();
-    },
-    (error: unknown) => {
-      failure = { error };
-      finished = true;
-      wake();
-    },
-  );
-  async function* pieces(): AsyncGenerator<string> {
-    while (true) {
-      const next = queue.shift();
-      if (next !== undefined) { yield next; continue; }
-      if (failure) throw failure.error;
-      if (finished) return;
-      await new Promise<void>((resolve) => { wake = resolve; });
-    }
-  }
-  return { result, [Symbol.asyncIterator]: pieces };
+export function createEngine(options: { worker?: Worker } = {}): WorkerEngine {
+  const worker = options.worker ?? new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: 'qgpu-engine' });
+  return createWorkerEngine(worker);
 }
