@@ -113,28 +113,3 @@ export function dequantizeGroups(q: GroupQuantized, columnScale?: Float32Array):
   }
   return out;
 }
-
-/** Packs codes of `bits` bits densely, LSB first (element i occupies bits i·b .. i·b + b − 1 of the stream). */
-export function packCodes(codes: Uint8Array, bits: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(Math.ceil((codes.length * bits) / 8));
-  for (let i = 0; i < codes.length; i++) {
-    const bit = i * bits;
-    const v = codes[i]! << (bit & 7);
-    out[bit >> 3]! |= v & 0xff;
-    if ((bit & 7) + bits > 8) out[(bit >> 3) + 1]! |= v >> 8;
-  }
-  return out;
-}
-
-/** Inverse of {@link packCodes}. */
-export function unpackCodes(packed: Uint8Array, bits: number, count: number): Uint8Array<ArrayBuffer> {
-  if (packed.length < Math.ceil((count * bits) / 8)) throw new RangeError(`unpackCodes: ${packed.length} bytes cannot hold ${count} ${bits}-bit codes`);
-  const out = new Uint8Array(count);
-  const mask = (1 << bits) - 1;
-  for (let i = 0; i < count; i++) {
-    const bit = i * bits;
-    const word = packed[bit >> 3]! | ((packed[(bit >> 3) + 1] ?? 0) << 8);
-    out[i] = (word >> (bit & 7)) & mask;
-  }
-  return out;
-}

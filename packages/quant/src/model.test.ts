@@ -61,10 +61,10 @@ describe('RTN / SINQ group-quantized GGUF (qgpu layout)', () => {
     const file = await source();
     const out = await open(await quantizeGgufModel(file, { method: 'sinq', bits: 3, group: 64 }));
     const names = out.tensors.map((t) => t.name);
-    expect(names).toContain('blk.0.attn_q.weight.qgpu_codes');
-    expect(names).toContain('blk.0.attn_q.weight.qgpu_t');
-    expect(names).toContain('blk.4.ffn_gate.weight.qgpu_zeros');
-    expect(names).toContain('output.weight.qgpu_scales');
+    expect(names).toContain('blk.0.attn_q.qweight');
+    expect(names).toContain('blk.0.attn_q.col_scale');
+    expect(names).toContain('blk.4.ffn_gate.zeros');
+    expect(names).toContain('output.scales');
     expect(out.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')?.typeName).toBe('F32');
     expect(out.tensors.find((t) => t.name === 'token_embd.weight')?.typeName).toBe('F32');
     expect(names).not.toContain('blk.0.attn_q.weight');
@@ -76,16 +76,28 @@ describe('RTN / SINQ group-quantized GGUF (qgpu layout)', () => {
     expect(Array.from(back.quant.codes)).toEqual(Array.from(direct.quant.codes));
     expect(Array.from(back.quant.scales)).toEqual(Array.from(direct.quant.scales));
     expect(Array.from(back.colScale!)).toEqual(Array.from(direct.colScale));
-    expect(groupTensorInfos(out, 'blk.2.ffn_up.weight').codes!.elementCount).toBe(Math.ceil((172 * 64 * 3) / 8));
+    expect(groupTensorInfos(out, 'blk.2.ffn_up.weight').codes!.ne).toEqual([24, 172]); // 64 codes × 3 bits = 24 bytes per row
   });
 
   it('RTN files carry no t; the dequantized GGUF loads in the reference and is the 8-bit model within 8-bit error', async () => {
     const file = await source();
     const out = await open(await quantizeGgufModel(file, { method: 'rtn', bits: 8, group: 32 }));
-    expect(out.tensors.some((t) => t.name.endsWith('.qgpu_t'))).toBe(false);
+    expect(out.tensors.some((t) => t.name.endsWith('.col_scale'))).toBe(false);
     const deq = await open(await dequantizedGguf(out, await readTypedMetadata(out)));
     expect(deq.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.typeName).toBe('F32');
     expectClose(await logitsOf(deq), await logitsOf(file), TOLERANCES.rtn8ModelLogits, 'rtn8 model');
+  });
+
+  it('symmetric RTN writes no zeros tensor; reading back restores z = 2^(bits−1) and the exact codes', async () => {
+    const file = await source();
+    const out = await open(await quantizeGgufModel(file, { method: 'rtn', bits: 4, group: 32, symmetric: true }));
+    expect(out.tensors.some((t) => t.name.endsWith('.zeros'))).toBe(false);
+    expect(out.metadata.get('qgpu.quant.symmetric')).toBe(true);
+    const src = await readTensorBytes(file, file.tensors.find((t) => t.name === 'blk.1.attn_v.weight')!);
+    const direct = quantizeRtn(new Float32Array(src.slice().buffer), 32, 64, { bits: 4, group: 32, symmetric: true });
+    const back = await readGroupQuantized(out, 'blk.1.attn_v.weight', 32, 64);
+    expect(Array.from(back.quant.codes)).toEqual(Array.from(direct.codes));
+    expect(Array.from(back.quant.zeros)).toEqual(Array.from(direct.zeros));
   });
 
   it('rejects a method without bits, and a non-llama file', async () => {

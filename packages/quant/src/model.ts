@@ -2,10 +2,10 @@
 // pre-SINQ folding followed by standard GGUF block quantization (Q4_0 / Q8_0 / Q4_K) that llama.cpp loads as well.
 import {
   f32ToF16, FormatError, metaNumber, metaString, quantize, readTensorBytes, tensorToF32, writeGguf,
-  type GgufFile, type GgufWriteTensor, type GgufWriteValue, type SupportedTensorType,
+  type GgufFile, type GgufWriteTensor, type SupportedTensorType,
 } from '@qgpu/formats';
 import { groupFits, type QuantBits, type QuantGroup } from './groups.ts';
-import { groupTensors, QGPU_QUANT_KEYS } from './gguf-layout.ts';
+import { groupTensors, quantMetadata } from './gguf-layout.ts';
 import { readTypedMetadata } from './gguf-meta.ts';
 import { foldPreSinq, type FoldGroup, type FoldMatrix, type PreSinqOptions } from './presinq.ts';
 import { quantizeRtn } from './groups.ts';
@@ -132,21 +132,23 @@ export async function quantizeGgufModel(file: GgufFile, options: QuantizeModelOp
     for (const t of tensors.values()) { out.push(encodeTensor(t, llamaCppTensorType(t.name, t.ne, target))); progress(); }
     metadata['general.file_type'] = { type: 'u32', value: FILE_TYPE[target] };
     metadata['general.quantization_version'] = { type: 'u32', value: 2 };
-    metadata[QGPU_QUANT_KEYS.method] = { type: 'string', value: 'presinq' };
+    // Informational only: the file is a standard GGUF (the function is unchanged, only the weights are rebalanced).
+    metadata['qgpu.conversion'] = { type: 'string', value: `presinq ${target}` };
     return writeGguf(metadata, out);
   }
 
   const bits = options.bits;
   if (bits === undefined) throw new RangeError(`--bits is required for method ${options.method}`);
   const group = options.group ?? 64;
+  const symmetric = options.method === 'rtn' && options.symmetric === true;
   let written = 0;
   for (const t of tensors.values()) {
     const m = t.ne.length === 2 ? matrixOf(t) : undefined;
     if (m && linears.has(t.name) && groupFits(m.cols, group)) {
       const q = options.method === 'sinq'
         ? quantizeSinq(m.values, m.rows, m.cols, { bits, group, kurtosisGate: options.kurtosisGate === true })
-        : { quant: quantizeRtn(m.values, m.rows, m.cols, { bits, group, symmetric: options.symmetric === true }), colScale: undefined };
-      out.push(...groupTensors(t.name, q.quant, q.colScale));
+        : { quant: quantizeRtn(m.values, m.rows, m.cols, { bits, group, symmetric }), colScale: undefined };
+      out.push(...groupTensors(t.name, q.quant, symmetric, q.colScale));
       written++;
     } else {
       // Norms, the token embedding and linears whose width is not whole groups keep their source precision (F32 for
@@ -156,9 +158,6 @@ export async function quantizeGgufModel(file: GgufFile, options: QuantizeModelOp
     progress();
   }
   if (written === 0) throw new RangeError(`no linear layer has a width that is a multiple of the group size ${group}`);
-  metadata[QGPU_QUANT_KEYS.method] = { type: 'string', value: options.method };
-  metadata[QGPU_QUANT_KEYS.bits] = { type: 'u32', value: bits };
-  metadata[QGPU_QUANT_KEYS.group] = { type: 'u32', value: group };
-  metadata[QGPU_QUANT_KEYS.symmetric] = { type: 'bool', value: options.method === 'rtn' && options.symmetric === true };
-  return writeGguf(metadata as Record<string, GgufWriteValue>, out);
+  Object.assign(metadata, quantMetadata(options.method, bits, group, symmetric));
+  return writeGguf(metadata, out);
 }

@@ -203,6 +203,26 @@ export const TOLERANCES = {
       + 'each such code shifts the output by d·w ≤ (1/127)·w for a softmax weight w. Measured max |Δ| 1.6e-5 '
       + '(SwiftShader, length 513, one flipped code), 1.2e-7 where no code flips (lavapipe); atol 6× the worst',
   },
+  /**
+   * Pre-SINQ folding (packages/quant): t multiplied into a norm weight (or up_proj rows) and divided out of the
+   * consumers' columns. Exact in real arithmetic; in f32 each folded weight gains ≤ 2 roundings (2^-24 each).
+   */
+  presinqFoldLogits: {
+    atol: 2e-5,
+    rtol: 0,
+    reason: 'the same model function with weights re-rounded to f32 after ×t and ÷t (≤ 2 ulp each) through 5 layers: '
+      + 'logit errors of order 2^-22·Σ|w·x| per layer; measured max |Δlogit| 3.3e-6 on stories260K (10 tokens × 512), '
+      + 'bound 6× that and far below any quantization effect (a wrong fold moves logits by > 0.1)',
+  },
+  /** RTN at 8 bits, group 32, asymmetric (packages/quant) vs the F32 model, both on the CPU reference. */
+  rtn8ModelLogits: {
+    atol: 0.3,
+    rtol: 0,
+    maxNmse: 1e-4,
+    reason: 'each weight moves by ≤ s = range/255 of its group of 32 (s/2 rounding + s/2 integer zero point), i.e. ~0.4 % '
+      + 'of the group range; through 5 layers of stories260K this measured max |Δlogit| 0.154, NMSE 1.4e-5 (10 tokens '
+      + '× 512); bounds 2× and 7× that. A wrong zero point or scale gives NMSE > 1e-2',
+  },
 } as const satisfies Record<string, Tolerance>;
 
 /** A key of {@link TOLERANCES}. */
