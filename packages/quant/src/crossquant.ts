@@ -3,7 +3,7 @@
 // "quantization kernel" — the share of nonzero activations that int8 quantization maps to 0 — for per-token absmax
 // (α = 1) and CrossQuant at other α.
 import { FormatError, readTensorBytes, writeGguf, type GgufFile, type GgufWriteTensor } from '@qgpu/formats';
-import { matmul, ReferenceLlama, type LinearHook, type LlamaConfig, type LlamaWeights } from '@qgpu/reference';
+import { loadReferenceModel, matmul, ReferenceLlama, type LinearHook, type LlamaConfig, type LlamaWeights } from '@qgpu/reference';
 import { roundHalfEven } from './round.ts';
 
 /** Per linear (GGUF tensor name) the column absmax of its input over the calibration tokens. */
@@ -31,6 +31,12 @@ export function collectColumnAbsMax(config: LlamaConfig, weights: LlamaWeights, 
     return matmul(w, x, rows, cols, n);
   });
   return stats;
+}
+
+/** Loads a GGUF model on the CPU reference and collects the column absmax of every linear input over `tokens`. */
+export async function calibrateModel(file: GgufFile, tokens: readonly number[]): Promise<ColumnAbsMax> {
+  const { config, weights } = await loadReferenceModel(file);
+  return collectColumnAbsMax(config, weights, tokens);
 }
 
 /** The sidecar file: one F32 tensor `NAME.col_absmax` [cols] per linear, plus the token count. */
