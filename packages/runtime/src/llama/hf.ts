@@ -1,0 +1,344 @@
+// Hugging Face Llama-family checkpoints (config.json + safetensors) presented to the loader as a GGUF file: the
+// config becomes llama.cpp's `llama.*` metadata, HF tensor names become GGUF names, and each tensor is converted as
+// the loader reads it (one range read per tensor): BF16 widened to F32, q/k rows permuted from HF's rotate_half
+// order to GGUF's interleaved RoPE order, and with `quantize`, quantized on the CPU before upload. The loader,
+// kernels and forward pass are then exactly those of GGUF models. See docs/formats.md.
+import {
+  f32ToF16, FormatError, quantize as quantizeBlocks, QUANT_BLOCK, readSafetensors, readSafetensorsBytes, safetensorsToF32,
+  type ByteSource, type GgufFile, type GgufTensorInfo, type GgufValue, type SafetensorsFile, type SafetensorsTensorInfo,
+} from '@qgpu/formats';
+import { foldPreSinq, llamaCppTensorType, preSinqGroups, type ModelTensor, type PreSinqTarget } from '@qgpu/quant';
+
+/** Quantize-on-load settings (docs/formats.md): the linears are stored as GGUF Q4_0 (bits 4) or Q8_0 (bits 8). */
+export interface HfQuantizeOptions {
+  /**
+   * 'rtn': round-to-nearest with llama.cpp's reference quantizers. 'sinq' / 'presinq': the no-overhead SINQ
+   * variant (methods.md §2, pre-SINQ): Sinkhorn column scales folded into the preceding RMSNorm / up-projection
+   * one layer at a time, then the same block quantization; the network function is unchanged before rounding.
+   */
+  readonly method: 'rtn' | 'sinq' | 'presinq';
+  readonly bits: 4 | 8;
+  /** Scale group along the input; GGUF blocks fix it at 32 (the default; anything else is refused). */
+  readonly group?: number;
+}
+
+/** HF module names inside `model.layers.N.` → GGUF tensor names inside `blk.N.`. */
+const LAYER_NAMES: Readonly<Record<string, string>> = {
+  'input_layernorm.weight': 'attn_norm.weight',
+  'self_attn.q_proj.weight': 'attn_q.weight',
+  'self_attn.k_proj.weight': 'attn_k.weight',
+  'self_attn.v_proj.weight': 'attn_v.weight',
+  'self_attn.o_proj.weight': 'attn_output.weight',
+  'post_attention_layernorm.weight': 'ffn_norm.weight',
+  'mlp.gate_proj.weight': 'ffn_gate.weight',
+  'mlp.up_proj.weight': 'ffn_up.weight',
+  'mlp.down_proj.weight': 'ffn_down.weight',
+};
+const TOP_NAMES: Readonly<Record<string, string>> = {
+  'model.embed_tokens.weight': 'token_embd.weight',
+  'model.norm.weight': 'output_norm.weight',
+  'lm_head.weight': 'output.weight',
+};
+/** Buffers some exporters save that the model does not need (RoPE is computed from the config). */
+const IGNORED = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
+
+/**
+ * The GGUF name of an HF Llama tensor, or undefined for one the runtime ignores. Throws for a tensor it cannot
+ * ignore without changing the model (biases, unknown modules), so such a checkpoint fails loudly.
+ */
+export function ggufNameOfHf(name: string, fileName = 'safetensors'): string | undefined {
+  if (IGNORED.test(name)) return undefined;
+  const top = TOP_NAMES[name];
+  if (top) return top;
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
+  const inner = m ? LAYER_NAMES[m[2]!] : undefined;
+  if (m && inner) return `blk.${Number(m[1])}.${inner}`;
+  throw new FormatError(`${fileName}: tensor '${name}' is not part of a Llama model qgpu can run (biases and other modules are unsupported)`);
+}
+
+/**
+ * Row permutation HF → GGUF for q_proj / k_proj. HF stores each head's rows in rotate_half order (first the cos
+ * halves i = 0..d/2−1, then the sin halves); GGUF's RoPE rotates adjacent pairs (2i, 2i+1). llama.cpp's converter
+ * (convert_hf_to_gguf `permute`: reshape(heads, 2, d/2, cols).swapaxes(1, 2)) therefore puts HF row j·d/2 + i of a
+ * head at GGUF row 2i + j. Works on raw rows of any element size.
+ */
+export function permuteHfToGguf(rows: Uint8Array, nHeads: number, rowBytes: number): Uint8Array<ArrayBuffer> {
+  return permuteHeads(rows, nHeads, rowBytes, (half, i, j) => [j * half + i, 2 * i + j]);
+}
+
+/** The inverse of {@link permuteHfToGguf}: GGUF interleaved rows → HF rotate_half rows (for writing HF files). */
+export function permuteGgufToHf(rows: Uint8Array, nHeads: number, rowBytes: number): Uint8Array<ArrayBuffer> {
+  return permuteHeads(rows, nHeads, rowBytes, (half, i, j) => [2 * i + j, j * half + i]);
+}
+
+function permuteHeads(rows: Uint8Array, nHeads: number, rowBytes: number, map: (half: number, i: number, j: number) => [from: number, to: number]): Uint8Array<ArrayBuffer> {
+  const totalRows = rows.byteLength / rowBytes;
+  const headDim = totalRows / nHeads;
+  if (!Number.isInteger(totalRows) || !Number.isInteger(headDim) || headDim % 2 !== 0) {
+    throw new FormatError(`cannot permute ${totalRows} rows into ${nHeads} heads of even size`);
+  }
+  const half = headDim / 2;
+  const out = new Uint8Array(rows.byteLength);
+  for (let h = 0; h < nHeads; h++) {
+    for (let j = 0; j < 2; j++) {
+      for (let i = 0; i < half; i++) {
+        const [from, to] = map(half, i, j);
+        const src = (h * headDim + from) * rowBytes;
+        out.set(rows.subarray(src, src + rowBytes), (h * headDim + to) * rowBytes);
+      }
+    }
+  }
+  return out;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Model types whose checkpoints follow the Llama layout (no biases, RMSNorm, SwiGLU, RoPE). */
+const HF_LLAMA_TYPES = ['llama', 'mistral'];
+
+/**
+ * llama.cpp's `llama.*` metadata for an HF config.json (as convert_hf_to_gguf writes it). RoPE scaling becomes
+ * `llama.rope.scaling.*` (linear, yarn) or, for Llama 3.1's 'llama3' type, per-frequency factors returned in
+ * `ropeFreqs` (the `rope_freqs.weight` tensor llama.cpp's converter writes).
+ */
+export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json'): { metadata: Map<string, GgufValue>; ropeFreqs?: Float32Array } {
+  const fail = (message: string): never => {
+    throw new FormatError(`${name}: ${message}`);
+  };
+  if (!isObject(config)) return fail('not a JSON object');
+  const modelType = config.model_type;
+  if (typeof modelType !== 'string' || !HF_LLAMA_TYPES.includes(modelType)) {
+    fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: ${HF_LLAMA_TYPES.join(', ')})`);
+  }
+  if (config.attention_bias === true || config.mlp_bias === true) fail('attention_bias / mlp_bias are not supported');
+  if (typeof config.sliding_window === 'number' && config.use_sliding_window !== false && modelType === 'mistral') {
+    fail('sliding-window attention is not supported');
+  }
+  const int = (key: string, fallback?: number): number => {
+    const v = config[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return fail(`${key} must be a positive integer, got ${JSON.stringify(config[key])}`);
+    return v;
+  };
+  const num = (key: string, fallback: number): number => {
+    const v = config[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`${key} must be a positive number, got ${JSON.stringify(config[key])}`);
+    return v;
+  };
+  const dim = int('hidden_size');
+  const nHeads = int('num_attention_heads');
+  const headDim = int('head_dim', dim / nHeads);
+  const ropeTheta = num('rope_theta', 10000);
+  const metadata = new Map<string, GgufValue>([
+    ['general.architecture', 'llama'],
+    ['general.name', typeof config._name_or_path === 'string' && config._name_or_path ? config._name_or_path : name],
+    ['llama.embedding_length', dim],
+    ['llama.feed_forward_length', int('intermediate_size')],
+    ['llama.block_count', int('num_hidden_layers')],
+    ['llama.attention.head_count', nHeads],
+    ['llama.attention.head_count_kv', int('num_key_value_heads', nHeads)],
+    ['llama.attention.key_length', headDim],
+    ['llama.attention.value_length', headDim],
+    ['llama.rope.dimension_count', headDim],
+    ['llama.rope.freq_base', ropeTheta],
+    ['llama.context_length', int('max_position_embeddings')],
+    ['llama.attention.layer_norm_rms_epsilon', num('rms_norm_eps', 1e-6)],
+    ['llama.vocab_size', int('vocab_size')],
+  ]);
+  const scaling = config.rope_scaling;
+  if (scaling === null || scaling === undefined) return { metadata };
+  if (!isObject(scaling)) return fail('rope_scaling is not an object');
+  const type = scaling.rope_type ?? scaling.type;
+  const factor = scaling.factor;
+  if (typeof factor !== 'number' || !(factor > 0)) return fail(`rope_scaling.factor must be a positive number, got ${JSON.stringify(factor)}`);
+  switch (type) {
+    case 'linear':
+      metadata.set('llama.rope.scaling.type', 'linear');
+      metadata.set('llama.rope.scaling.factor', factor);
+      return { metadata };
+    case 'yarn': {
+      metadata.set('llama.rope.scaling.type', 'yarn');
+      metadata.set('llama.rope.scaling.factor', factor);
+      const original = scaling.original_max_position_embeddings;
+      if (typeof original === 'number') metadata.set('llama.rope.scaling.original_context_length', original);
+      return { metadata };
+    }
+    case 'llama3':
+      return { metadata, ropeFreqs: llama3RopeFactors(scaling, headDim, ropeTheta, factor) };
+    default:
+      return fail(`rope_scaling type ${JSON.stringify(type)} is not supported (linear, yarn, llama3)`);
+  }
+}
+
+/** Llama 3.1 RoPE frequency factors, exactly as llama.cpp's converter computes them (one per rotated pair). */
+function llama3RopeFactors(scaling: Json, headDim: number, base: number, factor: number): Float32Array {
+  const low = typeof scaling.low_freq_factor === 'number' ? scaling.low_freq_factor : 1;
+  const high = typeof scaling.high_freq_factor === 'number' ? scaling.high_freq_factor : 4;
+  const oldContext = typeof scaling.original_max_position_embeddings === 'number' ? scaling.original_max_position_embeddings : 8192;
+  const lowWavelen = oldContext / low;
+  const highWavelen = oldContext / high;
+  return Float32Array.from({ length: headDim / 2 }, (_, i) => {
+    const wavelen = 2 * Math.PI * base ** ((2 * i) / headDim);
+    if (wavelen < highWavelen) return 1;
+    if (wavelen > lowWavelen) return factor;
+    const smooth = (oldContext / wavelen - low) / (high - low);
+    return 1 / ((1 - smooth) / factor + smooth);
+  });
+}
+
+const GGML_TYPE_IDS = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
+type StoredType = keyof typeof GGML_TYPE_IDS;
+
+/** One tensor of the virtual GGUF: where its HF bytes are and how to convert them. */
+interface Entry {
+  readonly info: GgufTensorInfo;
+  readonly file?: SafetensorsFile;
+  readonly hf?: SafetensorsTensorInfo;
+  /** Constant data (rope_freqs). */
+  readonly constant?: Float32Array;
+  /** q/k: heads to permute by. */
+  readonly heads?: number;
+  /** Quantize-on-load unit: the tensors of one layer, or 'top' (embedding) / 'tail' (final norm and output). */
+  readonly unit: string;
+}
+
+export interface HfLlamaFiles {
+  /** The safetensors file, or every shard of a sharded checkpoint. */
+  readonly safetensors: ByteSource | readonly ByteSource[];
+  /** config.json, parsed. */
+  readonly config: unknown;
+  /** Name for messages and general.name (e.g. the directory or URL). */
+  readonly name?: string;
+}
+
+export interface HfLlamaOptions {
+  readonly quantize?: HfQuantizeOptions;
+}
+
+function checkQuantize(q: HfQuantizeOptions): PreSinqTarget {
+  if (!['rtn', 'sinq', 'presinq'].includes(q.method)) throw new RangeError(`quantize.method must be 'rtn', 'sinq' or 'presinq', got ${JSON.stringify(q.method)}`);
+  if (q.bits !== 4 && q.bits !== 8) throw new RangeError(`quantize.bits must be 4 or 8 on load (GGUF Q4_0 / Q8_0 kernels), got ${q.bits}`);
+  if (q.group !== undefined && q.group !== 32) throw new RangeError(`quantize.group must be 32 on load (the GGUF block size), got ${q.group}`);
+  return q.bits === 4 ? 'Q4_0' : 'Q8_0';
+}
+
+/** Bytes of `values` stored as `type` (block types by llama.cpp's reference quantizer). */
+function encodeAs(type: StoredType, values: Float32Array): Uint8Array {
+  if (type === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  if (type === 'F16') return new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
+  return quantizeBlocks(type, values);
+}
+
+function storedBytes(type: StoredType, elements: number): number {
+  if (type === 'F32') return elements * 4;
+  if (type === 'F16') return elements * 2;
+  const block = QUANT_BLOCK[type];
+  return (elements / block.elements) * block.bytes;
+}
+
+/**
+ * Opens an HF Llama checkpoint as a GGUF file for `LlamaModel.load`. Only the safetensors headers are read here;
+ * tensor bytes are read (and converted, and quantized) when the loader asks for them, one tensor at a time, except
+ * that quantize-on-load with SINQ reads one layer at a time (its fold needs the layer's norms and matrices together)
+ * and drops each layer's unquantized values once encoded.
+ */
+export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions = {}): Promise<GgufFile> {
+  const name = files.name ?? 'hf-model';
+  const target = options.quantize ? checkQuantize(options.quantize) : undefined;
+  const fold = options.quantize !== undefined && options.quantize.method !== 'rtn';
+  const { metadata, ropeFreqs } = llamaMetadataFromHfConfig(files.config, `${name}/config.json`);
+  const nHeads = metadata.get('llama.attention.head_count') as number;
+  const nKvHeads = metadata.get('llama.attention.head_count_kv') as number;
+  const nLayers = metadata.get('llama.block_count') as number;
+  if (typeof (files.config as Json).eos_token_id === 'number') metadata.set('tokenizer.ggml.eos_token_id', (files.config as Json).eos_token_id as number);
+
+  const shards = Array.isArray(files.safetensors) ? files.safetensors as readonly ByteSource[] : [files.safetensors as ByteSource];
+  if (shards.length === 0) throw new FormatError(`${name}: no safetensors file given`);
+  const found = new Map<string, { file: SafetensorsFile; hf: SafetensorsTensorInfo }>();
+  for (const source of shards) {
+    const file = await readSafetensors(source);
+    for (const hf of file.tensors) {
+      const gguf = ggufNameOfHf(hf.name, source.name);
+      if (gguf === undefined) continue;
+      if (found.has(gguf)) throw new FormatError(`${source.name}: tensor '${hf.name}' appears in more than one shard`);
+      if (hf.dtype !== 'F32' && hf.dtype !== 'F16' && hf.dtype !== 'BF16') {
+        throw new FormatError(`${source.name}: tensor '${hf.name}' has dtype ${hf.dtype}; unquantized checkpoints must be F32, F16 or BF16`);
+      }
+      const layer = /^blk\.(\d+)\./.exec(gguf);
+      if (layer && Number(layer[1]) >= nLayers) throw new FormatError(`${source.name}: tensor '${hf.name}' is beyond num_hidden_layers ${nLayers}`);
+      found.set(gguf, { file, hf });
+    }
+  }
+
+  const entries: Entry[] = [];
+  let offset = 0;
+  const place = (ggufName: string, ne: number[], type: StoredType, rest: Omit<Entry, 'info'>) => {
+    const elementCount = ne.reduce((a, b) => a * b, 1);
+    const byteLength = storedBytes(type, elementCount);
+    entries.push({ ...rest, info: { name: ggufName, ne, typeId: GGML_TYPE_IDS[type], typeName: type, byteOffset: offset, byteLength, elementCount } });
+    offset += Math.ceil(byteLength / 32) * 32;
+  };
+  for (const [ggufName, { file, hf }] of found) {
+    const ne = [...hf.shape].reverse();
+    const heads = /\.attn_q\.weight$/.test(ggufName) ? nHeads : /\.attn_k\.weight$/.test(ggufName) ? nKvHeads : undefined;
+    const unit = /^blk\.(\d+)\./.exec(ggufName)?.[0] ?? (ggufName === 'token_embd.weight' ? 'top' : 'tail');
+    const type: StoredType = target ? llamaCppTensorType(ggufName, ne, target) : hf.dtype === 'F16' ? 'F16' : 'F32';
+    place(ggufName, ne, type, { file, hf, unit, ...(heads !== undefined ? { heads } : {}) });
+  }
+  if (ropeFreqs) place('rope_freqs.weight', [ropeFreqs.length], 'F32', { constant: ropeFreqs, unit: 'tail' });
+  const byOffset = new Map(entries.map((e) => [e.info.byteOffset, e]));
+
+  /** F32 values of one entry in GGUF row order. */
+  const valuesOf = async (e: Entry): Promise<Float32Array> => {
+    if (e.constant) return e.constant;
+    const raw = await readSafetensorsBytes(e.file!, e.hf!);
+    const values = safetensorsToF32(e.hf!, raw, e.file!.source.name);
+    if (e.heads === undefined) return values;
+    const rowBytes = (e.hf!.shape[1] ?? 1) * 4;
+    return new Float32Array(permuteHfToGguf(new Uint8Array(values.buffer), e.heads, rowBytes).buffer);
+  };
+  /** Unquantized read: the file's bytes (F16 kept as is) with the q/k permutation. */
+  const plainBytes = async (e: Entry): Promise<Uint8Array> => {
+    if (e.info.typeName === 'F16') {
+      const raw = await readSafetensorsBytes(e.file!, e.hf!);
+      return e.heads === undefined ? raw : permuteHfToGguf(raw, e.heads, (e.hf!.shape[1] ?? 1) * 2);
+    }
+    return encodeAs('F32', await valuesOf(e));
+  };
+
+  // Quantize-on-load keeps the encoded tensors of the current unit until the loader has read each of them once.
+  const encoded = new Map<string, Uint8Array>();
+  const encodeUnit = async (unit: string) => {
+    const members = entries.filter((e) => e.unit === unit);
+    const tensors = new Map<string, ModelTensor>();
+    for (const e of members) tensors.set(e.info.name, { name: e.info.name, ne: e.info.ne, sourceType: e.info.typeName, values: await valuesOf(e) });
+    if (fold && unit !== 'top') {
+      // preSinqGroups names layers blk.0..n−1: present this layer as blk.0 (the tail unit has no layer: n = 0).
+      const layer = /^blk\.(\d+)\.$/.exec(unit);
+      const renamed = new Map([...tensors].map(([k, t]) => [layer ? k.replace(unit, 'blk.0.') : k, t]));
+      foldPreSinq(preSinqGroups(renamed, layer ? 1 : 0));
+    }
+    for (const e of members) encoded.set(e.info.name, encodeAs(e.info.typeName as StoredType, tensors.get(e.info.name)!.values));
+  };
+
+  const source: ByteSource = {
+    name,
+    byteLength: offset,
+    async read(byteOffset, byteLength) {
+      const e = byOffset.get(byteOffset);
+      if (!e || e.info.byteLength !== byteLength) {
+        throw new FormatError(`${name}: the converted model serves whole tensors only (asked for ${byteLength} bytes at ${byteOffset})`);
+      }
+      if (!target) return plainBytes(e);
+      if (!encoded.has(e.info.name)) await encodeUnit(e.unit);
+      const bytes = encoded.get(e.info.name)!;
+      encoded.delete(e.info.name);
+      return bytes;
+    },
+  };
+  if (target) {
+    metadata.set('general.file_type', target === 'Q4_0' ? 2 : 7);
+    metadata.set('qgpu.quantized_on_load', options.quantize!.method);
+  }
+  return { version: 3, metadata, tensors: entries.map((e) => e.info), alignment: 32, dataOffset: 0, source };
+}
