@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { copyWordsFor, parseShape, shapeLabel, splitWorkgroups } from './cases.ts';
 import { gbPerSecond, markdownTable } from './report.ts';
 import { chooseIterations, median } from './timing.ts';
-import { FORMATS, tileWords, weightPartBytes, weightParts } from './weights.ts';
+import { FORMATS, LUT_BITS_BENCHED, lutWeightPartBytes, lutWeightParts, tileWords, weightPartBytes, weightParts } from './weights.ts';
 
 describe('weights', () => {
   it.each(FORMATS)('%s: predicted part sizes equal the built parts (256×512)', (format) => {
@@ -20,6 +20,12 @@ describe('weights', () => {
     expect(total('q5_0')).toBeCloseTo(22 / 32, 6);
     expect(total('q4_k')).toBeCloseTo(144 / 256, 6);
     expect(total('q6_k')).toBeCloseTo(210 / 256, 6);
+  });
+
+  it.each(LUT_BITS_BENCHED)('lut %i bits: predicted part sizes equal the built parts, b + 2 bits per weight (256×512)', (bits) => {
+    const built = Object.values(lutWeightParts(bits, 256, 512)).map((w) => w.byteLength);
+    expect(built).toEqual(lutWeightPartBytes(bits, 256, 512));
+    expect((8 * built.reduce((a, b) => a + b, 0)) / (256 * 512)).toBe(bits + 2);
   });
 
   it('tileWords repeats and truncates', () => {

@@ -5,7 +5,11 @@ import { createTensor, PipelineCache, PlanBuilder, type DeviceContext, type Disp
 import * as kernels from '@qgpu/shaders';
 import type { KernelDescriptor, ParamValues } from '@qgpu/shaders';
 import { timePlan, type Timing, type TimingOptions } from './timing.ts';
-import { blockValues, GEMM_KERNELS, MATMUL_KERNELS, uploadWeights, weightPartBytes, type Format } from './weights.ts';
+import type { LutBits } from '@qgpu/formats';
+import {
+  blockValues, DP4A_KERNELS, GEMM_KERNELS, LUT_GROUP, lutWeightPartBytes, lutWeightParts, MATMUL_KERNELS, uploadParts, uploadWeights,
+  weightPartBytes, type BenchWeights, type Dp4aFormat, type Format,
+} from './weights.ts';
 
 /** A linear layer: rows = outputs, cols = inputs (GGUF row-major [out, in]); tokens = 1 is decode. */
 export interface Shape {
@@ -28,9 +32,16 @@ export const shapeLabel = (s: Shape): string => `${s.tokens > 1 ? `${s.tokens} t
 /** matmul_*: one workgroup per (row, token), what decode uses; gemm_*: the tiled prefill kernel. */
 export type Variant = 'matmul' | 'gemm';
 
+/**
+ * What ran: a dequant format (`q4_0`, …), an int8-path format (`dp4a_q4_0`: quantize_act_q8 + matmul_dp4a_q4_0) or
+ * a LUT width (`lut4`: lut_build + lut_gemv with 4 bit-planes).
+ */
+export type BenchFormat = Format | `dp4a_${Dp4aFormat}` | `lut${LutBits}`;
+
 export interface MatmulResult extends Timing {
+  /** The kernel, or `a+b` for a path that runs an activation kernel before its matmul. */
   readonly kernel: string;
-  readonly format: Format;
+  readonly format: BenchFormat;
   readonly shape: Shape;
   readonly weightBytes: number;
   /** x read plus y written, in f32. */
@@ -87,28 +98,102 @@ function dispatchGemm<K extends KernelDescriptor>(builder: PlanBuilder, kernel: 
   });
 }
 
-/** Times one linear layer in `format` with f32 activations (the path every adapter has). */
-export async function benchMatmul(ctx: DeviceContext, variant: Variant, format: Format, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+/**
+ * Builds a plan of the dispatches `record` adds (weights, x [tokens, cols] and out [tokens, rows] in f32 given),
+ * times it, and frees everything it allocated plus `weights` and `scratch`.
+ */
+async function timeLinear(
+  ctx: DeviceContext, label: string, format: BenchFormat, shape: Shape, weights: BenchWeights, scratch: readonly GpuTensor[],
+  record: (builder: PlanBuilder, x: GpuTensor, out: GpuTensor) => void, options: TimingOptions,
+): Promise<MatmulResult> {
   const { device } = ctx;
-  const weights = uploadWeights(ctx, format, shape.rows, shape.cols);
   const x = createTensor(device, 'x', [shape.tokens, shape.cols], 'f32');
   device.queue.writeBuffer(x.buffer, 0, Float32Array.from({ length: shape.tokens * shape.cols }, (_, i) => Math.sin(i)));
   const out = createTensor(device, 'out', [shape.tokens, shape.rows], 'f32');
-  const { builder, step } = newPlanBuilder(ctx, `bench.${variant}_${format}`);
+  const { builder, step } = newPlanBuilder(ctx, `bench.${label}`);
   try {
-    const tensors = { ...weights.tensors, x, out };
-    const kernel = variant === 'gemm' ? GEMM_KERNELS[format] : MATMUL_KERNELS[format];
-    if (variant === 'gemm') dispatchGemm(builder, kernel, shape, tensors);
-    else dispatchMatmul(builder, kernel, shape, tensors);
+    record(builder, x, out);
     const plan = await builder.build();
     const timing = await timePlan(ctx, plan, options);
     plan.destroy();
     const activationBytes = x.byteLength + out.byteLength;
-    return { ...timing, kernel: kernel.name, format, shape, weightBytes: weights.bytes, activationBytes, bytesMoved: weights.bytes + activationBytes };
+    return { ...timing, kernel: label, format, shape, weightBytes: weights.bytes, activationBytes, bytesMoved: weights.bytes + activationBytes };
   } finally {
-    for (const t of [...Object.values(weights.tensors), x, out]) t.buffer.destroy();
+    for (const t of [...Object.values(weights.tensors), ...scratch, x, out]) t.buffer.destroy();
     step.destroy();
   }
+}
+
+/** Times one linear layer in `format` with f32 activations (the path every adapter has). */
+export async function benchMatmul(ctx: DeviceContext, variant: Variant, format: Format, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+  const weights = uploadWeights(ctx, format, shape.rows, shape.cols);
+  const kernel = variant === 'gemm' ? GEMM_KERNELS[format] : MATMUL_KERNELS[format];
+  return timeLinear(ctx, kernel.name, format, shape, weights, [], (builder, x, out) => {
+    const tensors = { ...weights.tensors, x, out };
+    if (variant === 'gemm') dispatchGemm(builder, kernel, shape, tensors);
+    else dispatchMatmul(builder, kernel, shape, tensors);
+  }, options);
+}
+
+/**
+ * Times the int8 path as the runtime runs it for one linear: quantize_act_q8 on x, then matmul_dp4a_<format> (decode)
+ * or the tiled gemm_dp4a_<format> (prefill). The quantization is counted: it is per linear input, shared at most by
+ * the 2–3 linears reading the same activation (q/k/v, gate/up).
+ */
+export async function benchDp4a(ctx: DeviceContext, variant: Variant, format: Dp4aFormat, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+  const weights = uploadWeights(ctx, format, shape.rows, shape.cols);
+  const int8 = {
+    xq: createTensor(ctx.device, 'xq', [shape.tokens, shape.cols / 4], 'u32'),
+    xd: createTensor(ctx.device, 'xd', [shape.tokens, shape.cols / 32], 'f32'),
+    xs: createTensor(ctx.device, 'xs', [shape.tokens, shape.cols / 32], 'f32'),
+  };
+  const kernel = variant === 'gemm' ? `gemm_dp4a_${format}` as const : DP4A_KERNELS[format].name;
+  return timeLinear(ctx, `quantize_act_q8+${kernel}`, `dp4a_${format}`, shape, weights, Object.values(int8), (builder, x, out) => {
+    const nBlocks = (shape.tokens * shape.cols) / 32;
+    builder.dispatch(kernels.quantize_act_q8, {
+      params: { n_blocks: nBlocks },
+      bindings: { x, ...int8 },
+      workgroups: splitWorkgroups(Math.ceil(nBlocks / kernels.quantize_act_q8.overrides.WG_SIZE), ctx.limits.maxComputeWorkgroupsPerDimension),
+    });
+    // Q8_0's GEMV has no offset term and declares no xs; every other kernel here reads all three.
+    const tensors = { ...weights.tensors, ...(variant === 'matmul' && format === 'q8_0' ? { xq: int8.xq, xd: int8.xd } : int8), out };
+    if (variant === 'gemm') dispatchGemm(builder, kernels[kernel as `gemm_dp4a_${Dp4aFormat}`], shape, tensors);
+    else dispatchMatmul(builder, DP4A_KERNELS[format], shape, tensors);
+  }, options);
+}
+
+/**
+ * Times the LUT path as the runtime runs it for one linear: lut_build (the T-MAC tables of x) then lut_gemv with
+ * `bits` bit-planes, groups of 32. The table build is counted, as the int8 path's quantization is.
+ */
+export async function benchLut(ctx: DeviceContext, bits: LutBits, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+  const weights = uploadParts(ctx, `lut${bits}`, lutWeightParts(bits, shape.rows, shape.cols));
+  const tables = {
+    tables: createTensor(ctx.device, 'lut.tables', [shape.tokens, shape.cols / 4, 8], 'f32'),
+    sums: createTensor(ctx.device, 'lut.sums', [shape.tokens, shape.cols / 32], 'f32'),
+  };
+  return timeLinear(ctx, `lut_build+lut_gemv(b=${bits})`, `lut${bits}`, shape, weights, Object.values(tables), (builder, x, out) => {
+    builder.dispatch(kernels.lut_build, {
+      params: { cols: shape.cols },
+      bindings: { x, ...tables },
+      workgroups: [Math.ceil(shape.cols / 4 / kernels.lut_build.overrides.WG_SIZE), 1, shape.tokens],
+    });
+    const chunks = Math.ceil(shape.rows / kernels.lut_gemv.overrides.ROWS_PER_WG);
+    builder.dispatch(kernels.lut_gemv, {
+      params: { rows: shape.rows, cols: shape.cols, group: LUT_GROUP },
+      bindings: { ...tables, ...weights.tensors, out } as never,
+      overrides: { BITS: bits },
+      workgroups: [...splitWorkgroups(chunks, ctx.limits.maxComputeWorkgroupsPerDimension), shape.tokens],
+    });
+  }, options);
+}
+
+/** Why the LUT path at `bits` cannot run `shape` on this device, or null. */
+export function lutSkipReason(ctx: DeviceContext, bits: number, shape: Shape): string | null {
+  if (shape.cols % LUT_GROUP !== 0) return `cols ${shape.cols} is not a multiple of the ${LUT_GROUP}-column group`;
+  const largest = Math.max(...lutWeightPartBytes(bits, shape.rows, shape.cols), shape.tokens * shape.cols * 8);
+  if (largest > ctx.limits.maxStorageBufferBindingSize) return `needs a ${(largest / 2 ** 20).toFixed(0)} MiB binding, over maxStorageBufferBindingSize`;
+  return null;
 }
 
 /** Times copy_u32 over `words` words (a multiple of 4; 8 bytes moved per word: one read, one write). */

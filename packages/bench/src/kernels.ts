@@ -1,18 +1,20 @@
 // `pnpm bench:kernels` — times every matmul weight format on the layer shapes of small real models, next to a plain
 // copy of similar size (the bandwidth roofline measured in the same process), and writes a markdown table to stdout
 // and the raw numbers to packages/bench/results/<adapter>-<date>.json.
+// Beside the dequant kernels it times the int8 path (quantize_act_q8 + matmul_dp4a_* / gemm_dp4a_*) and the LUT path
+// (lut_build + lut_gemv at 1, 2, 3, 4 and 8 bits) on the same shapes, and prints them side by side per bit width.
 //   node --import tsx packages/bench/src/kernels.ts [--adapter lavapipe|swiftshader] [--quick]
-//        [--formats f32,q4_0,…] [--shapes 576x1536,64@576x1536,…] [--json-out FILE]
+//        [--formats f32,q4_0,…] [--paths dequant,dp4a,lut] [--shapes 576x1536,64@576x1536,…] [--json-out FILE]
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
-import { benchCopy, benchMatmul, copyWordsFor, parseShape, shapeLabel, skipReason, type CopyResult, type Shape } from './cases.ts';
-import { copyTable, markdownTable, shapeList, writeRecord, type Row, type RunRecord, type Skip } from './report.ts';
+import { benchCopy, benchDp4a, benchLut, benchMatmul, copyWordsFor, lutSkipReason, parseShape, shapeLabel, skipReason, type CopyResult, type MatmulResult, type Shape } from './cases.ts';
+import { copyTable, markdownTable, pathTable, shapeList, writeRecord, type Row, type RunRecord, type Skip } from './report.ts';
 import type { TimingOptions } from './timing.ts';
-import { FORMATS, WEIGHT_METHOD, type Format } from './weights.ts';
+import { DP4A_FORMATS, FORMATS, LUT_BITS_BENCHED, WEIGHT_METHOD, type Format } from './weights.ts';
 
 /** Layers of real models, rows×cols = out×in. The LM head is out = vocab (ggml would write it ne 2048×32000). */
 const SHAPES = {
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
       adapter: { type: 'string', default: 'auto' },
       quick: { type: 'boolean', default: false },
       formats: { type: 'string' },
+      paths: { type: 'string', default: 'dequant,dp4a,lut' },
       shapes: { type: 'string' },
       'json-out': { type: 'string' },
     },
@@ -75,29 +78,45 @@ async function main(): Promise<void> {
   log(`adapter: ${adapter} — ${ctx.adapterInfo.description} (features: ${[...ctx.features].join(', ')})`);
   log(`shapes (rows×cols = out×in): ${shapeList(shapes)}`);
 
+  const paths = new Set(values.paths.split(','));
+  for (const p of paths) if (!['dequant', 'dp4a', 'lut'].includes(p)) throw new Error(`--paths: unknown '${p}' (known: dequant, dp4a, lut)`);
+  const hasDp4a = ctx.wgslFeatures.has('packed_4x8_integer_dot_product');
+  if (paths.has('dp4a') && !hasDp4a) log('dp4a path skipped: no packed_4x8_integer_dot_product WGSL feature');
+
   const rows: Row[] = [];
   const skipped: Skip[] = [];
   const copies = new Map<number, CopyResult>();
+  const keep = async (result: MatmulResult) => {
+    const words = copyWordsFor(result.bytesMoved, ctx.limits.maxStorageBufferBindingSize);
+    let copy = copies.get(words);
+    if (!copy) {
+      copy = await benchCopy(ctx, words, options);
+      copies.set(words, copy);
+    }
+    rows.push({ result, copy });
+    log(`  ${result.kernel} ${shapeLabel(result.shape)}: ${result.medianWallUs.toFixed(0)} µs/call ×${result.iterations}`);
+  };
+  const skip = (format: string, shape: Shape, reason: string) => {
+    skipped.push({ format, shape, reason });
+    log(`  skip ${format} ${shapeLabel(shape)}: ${reason}`);
+  };
   for (const shape of shapes) {
-    for (const format of formats) {
+    // Prefill shapes also time the tiled GEMM, the kernel written for them, beside the decode kernel.
+    const variants = shape.tokens > 1 ? (['matmul', 'gemm'] as const) : (['matmul'] as const);
+    for (const format of paths.has('dequant') ? formats : []) {
       const reason = skipReason(ctx, format, shape);
-      if (reason) {
-        skipped.push({ format, shape, reason });
-        log(`  skip matmul_${format} ${shapeLabel(shape)}: ${reason}`);
-        continue;
-      }
-      // Prefill shapes also time the tiled GEMM, the kernel written for them, beside the decode kernel.
-      for (const variant of shape.tokens > 1 ? (['matmul', 'gemm'] as const) : (['matmul'] as const)) {
-        const result = await benchMatmul(ctx, variant, format, shape, options);
-        const words = copyWordsFor(result.bytesMoved, ctx.limits.maxStorageBufferBindingSize);
-        let copy = copies.get(words);
-        if (!copy) {
-          copy = await benchCopy(ctx, words, options);
-          copies.set(words, copy);
-        }
-        rows.push({ result, copy });
-        log(`  ${result.kernel} ${shapeLabel(shape)}: ${result.medianWallUs.toFixed(0)} µs/call ×${result.iterations}`);
-      }
+      if (reason) skip(format, shape, reason);
+      else for (const variant of variants) await keep(await benchMatmul(ctx, variant, format, shape, options));
+    }
+    for (const format of paths.has('dp4a') && hasDp4a ? DP4A_FORMATS : []) {
+      const reason = skipReason(ctx, format, shape);
+      if (reason) skip(`dp4a_${format}`, shape, reason);
+      else for (const variant of variants) await keep(await benchDp4a(ctx, variant, format, shape, options));
+    }
+    for (const bits of paths.has('lut') ? LUT_BITS_BENCHED : []) {
+      const reason = lutSkipReason(ctx, bits, shape);
+      if (reason) skip(`lut${bits}`, shape, reason);
+      else await keep(await benchLut(ctx, bits, shape, options));
     }
   }
 
@@ -109,8 +128,9 @@ async function main(): Promise<void> {
   console.log(`- shapes (rows×cols = out×in): ${shapeList(shapes)}`);
   console.log(`- activations f32; median of ${options.repeats} measurements, each N calls in one pass and one submit\n`);
   console.log(markdownTable(rows));
+  console.log(`\n## Kernel paths per bit width (decode GEMV; dp4a and lut include their activation kernel)\n\n${pathTable(rows)}`);
   console.log(`\n${copyTable([...copies.values()])}`);
-  if (skipped.length > 0) console.log(`\nSkipped:\n${skipped.map((s) => `- matmul_${s.format} ${shapeLabel(s.shape)}: ${s.reason}`).join('\n')}`);
+  if (skipped.length > 0) console.log(`\nSkipped:\n${skipped.map((s) => `- ${s.format} ${shapeLabel(s.shape)}: ${s.reason}`).join('\n')}`);
 
   const record: RunRecord = {
     tool: '@qgpu/bench kernels',

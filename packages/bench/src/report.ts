@@ -69,6 +69,36 @@ export function copyTable(copies: readonly CopyResult[]): string {
   return lines.join('\n');
 }
 
+/** dequant, dp4a or lut, from the result's format. */
+export function pathOf(r: MatmulResult): 'dequant' | 'dp4a' | 'lut' {
+  return r.format.startsWith('dp4a_') ? 'dp4a' : r.format.startsWith('lut') ? 'lut' : 'dequant';
+}
+
+/** Weight bits per weight, scales and zero points included (Q4_0: 4.5, LUT b bits: b + 2 for the f32 scale and zero per 32). */
+export const bitsPerWeight = (r: MatmulResult): number => (8 * r.weightBytes) / (r.shape.rows * r.shape.cols);
+
+/**
+ * The kernel paths side by side per decode shape, ordered by weight bits: LUT at each width vs dequant vs dp4a, each
+ * as time, effective GB/s and the ratio to the copy of the same run (the memory roofline on this adapter).
+ */
+export function pathTable(rows: readonly Row[]): string {
+  const lines = [
+    '| shape (out×in) | path | format | bits/weight | µs/call (wall) | GB/s | vs copy |',
+    '|---|---|---|--:|--:|--:|--:|',
+  ];
+  const decode = rows.filter(({ result }) => result.shape.tokens === 1 && !result.kernel.startsWith('gemm'));
+  const shapes = [...new Set(decode.map(({ result }) => shapeLabel(result.shape)))];
+  for (const shape of shapes) {
+    const here = decode.filter(({ result }) => shapeLabel(result.shape) === shape).sort((a, b) => bitsPerWeight(a.result) - bitsPerWeight(b.result));
+    for (const { result: r, copy } of here) {
+      const gbs = gbPerSecond(r.bytesMoved, r.medianWallUs);
+      const copyGbs = gbPerSecond(copy.bytesMoved, copy.medianWallUs);
+      lines.push(`| ${shape} | ${pathOf(r)} | ${r.format} | ${bitsPerWeight(r).toFixed(2)} | ${fmtUs(r.medianWallUs)} | ${fmtGb(gbs)} | ${((100 * gbs) / copyGbs).toFixed(0)}% |`);
+    }
+  }
+  return lines.join('\n');
+}
+
 export function shapeList(shapes: readonly Shape[]): string {
   return shapes.map((s) => `${shapeLabel(s)} (${s.note})`).join('; ');
 }

@@ -4,7 +4,7 @@
 // this machine (~1 s per 256 K values), while the kernels do no data-dependent work. The tile comes from the real
 // reference quantizer (not random bytes) so every scale is a sane f16 and no subnormal arithmetic slows the CPU
 // adapters down in a way real weights would not.
-import { f32ToF16, quantize, QUANT_BLOCK, repack, repackedWordsPerBlock, type QuantTypeName } from '@qgpu/formats';
+import { f32ToF16, quantize, quantizeLut, QUANT_BLOCK, repack, repackedWordsPerBlock, type LutBits, type QuantTypeName } from '@qgpu/formats';
 import { createTensor, type DeviceContext, type GpuTensor } from '@qgpu/gpu';
 import * as kernels from '@qgpu/shaders';
 import { randomFloats } from '@qgpu/testing';
@@ -96,10 +96,51 @@ export function weightPartBytes(format: Format, rows: number, cols: number): num
 
 /** Uploads the weights of `format`; the caller destroys the tensors' buffers. */
 export function uploadWeights(ctx: DeviceContext, format: Format, rows: number, cols: number): BenchWeights {
+  return uploadParts(ctx, format, weightParts(format, rows, cols));
+}
+
+/** The int8 ("dp4a") path's decode kernels, run after quantize_act_q8 on the same weights as the dequant kernels. */
+export const DP4A_KERNELS = {
+  q8_0: kernels.matmul_dp4a_q8_0,
+  q4_k: kernels.matmul_dp4a_q4_k,
+  q4_0: kernels.matmul_dp4a_q4_0,
+} as const;
+export type Dp4aFormat = keyof typeof DP4A_KERNELS;
+export const DP4A_FORMATS = Object.keys(DP4A_KERNELS) as Dp4aFormat[];
+
+/** LUT (T-MAC) code widths benchmarked: T-MAC's 1..4 bits and 8 (what Q8_0 converts to exactly). */
+export const LUT_BITS_BENCHED: readonly LutBits[] = [1, 2, 3, 4, 8];
+/** Scale group of the benchmarked LUT weights (one GGUF block, the group the loader converts to). */
+export const LUT_GROUP = 32;
+
+/**
+ * LUT bit-plane weights ([rows, cols/32, bits] planes, f32 scale and zero per 32 columns) built the way the other
+ * formats are: the random tile quantized once (RTN, @qgpu/formats quantizeLut) and repeated. The plane layout is
+ * block-major, so a tile of whole 32-column blocks repeats into a valid matrix.
+ */
+export function lutWeightParts(bits: LutBits, rows: number, cols: number): Record<string, Uint32Array<ArrayBuffer>> {
+  if (cols % LUT_GROUP !== 0) throw new Error(`lut: cols ${cols} is not a multiple of ${LUT_GROUP}`);
+  const tile = quantizeLut(randomFloats(1, TILE_VALUES, 1), TILE_VALUES / 1024, 1024, bits, LUT_GROUP);
+  const blocks = (rows * cols) / 32;
+  return {
+    planes: tileWords(tile.planes, blocks * bits),
+    scales: tileWords(new Uint32Array(tile.scales.buffer), blocks),
+    zeros: tileWords(new Uint32Array(tile.zeros.buffer), blocks),
+  };
+}
+
+/** Bytes of the LUT parts without building them. */
+export function lutWeightPartBytes(bits: number, rows: number, cols: number): number[] {
+  const blocks = (rows * cols) / 32;
+  return [blocks * bits * 4, blocks * 4, blocks * 4];
+}
+
+/** Uploads named u32 parts; the caller destroys the tensors' buffers. */
+export function uploadParts(ctx: DeviceContext, label: string, parts: Record<string, Uint32Array<ArrayBuffer>>): BenchWeights {
   const tensors: Record<string, GpuTensor> = {};
   let bytes = 0;
-  for (const [name, words] of Object.entries(weightParts(format, rows, cols))) {
-    const tensor = createTensor(ctx.device, `${format}.${name}`, [words.length], 'u32');
+  for (const [name, words] of Object.entries(parts)) {
+    const tensor = createTensor(ctx.device, `${label}.${name}`, [words.length], 'u32');
     ctx.device.queue.writeBuffer(tensor.buffer, 0, words);
     tensors[name] = tensor;
     bytes += tensor.byteLength;
