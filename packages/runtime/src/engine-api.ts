@@ -1,6 +1,9 @@
 // The public engine interface. Declared once and used on both sides of the worker boundary (comlink).
 import type { ChatCompletion, ChatCompletionRequest } from './chat-api.ts';
 import type { SamplingOptions } from './sampling.ts';
+import type { PerplexityOptions, PerplexityResult } from './perplexity.ts';
+
+export type { PerplexityOptions, PerplexityResult };
 
 /** Where model bytes come from: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
 export type ModelSource = string | Blob | Uint8Array;
@@ -13,10 +16,24 @@ export interface LoadProgress {
 
 export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
-  /** Maximum context (KV cache length) in tokens; defaults to the model's trained context. */
+  /**
+   * Maximum context (KV cache length) in tokens; defaults to the model's trained context. A longer context is allowed:
+   * positions past the trained one are extrapolated unless `positionEncoding` maps them back.
+   */
   contextLength?: number;
   /** How the linears run (default 'dequant'). */
   kernelPath?: KernelPath;
+  /**
+   * Cancels the load (in-process engines; an AbortSignal cannot cross the worker boundary, so workers are stopped
+   * with `terminate()`): checked between tensors; what was uploaded is freed and the call rejects with QgpuError
+   * 'aborted'. A load still waiting for an earlier operation rejects at once.
+   */
+  signal?: AbortSignal;
+  /**
+   * How the KV cache stores keys and values (default 'f32'): 'f16' (half the memory) or 'int8' (a quarter, plus one
+   * f32 scale per position and KV head). docs/architecture.md has the formats and measured agreement.
+   */
+  kvCache?: 'f32' | 'f16' | 'int8';
 }
 
 /**
@@ -40,6 +57,19 @@ export interface GenerateOptions extends SamplingOptions {
   addBos?: boolean;
   /** Stop at the end-of-sequence token (default true). */
   stopAtEos?: boolean;
+  /**
+   * Cancels this call (in-process engines; through a worker use `abort()`): while it waits behind another operation
+   * it rejects with QgpuError 'aborted'; once generating it stops after the current token and resolves with
+   * stopReason 'aborted' and the text so far, as `abort()` does.
+   */
+  signal?: AbortSignal;
+  /**
+   * When generation fills the KV cache: 'stop' (default) ends with stopReason 'context_full'; 'shift' keeps the first
+   * `contextKeep` tokens, drops the oldest half of the rest and re-prefills what is kept (docs/architecture.md).
+   */
+  contextOverflow?: 'stop' | 'shift';
+  /** Tokens at the start kept by a context shift (n_keep; default 1 when the prompt starts with BOS, else 0). */
+  contextKeep?: number;
 }
 
 export interface GenerateStats {
@@ -57,6 +87,10 @@ export interface GenerateResult {
   readonly generatedIds: number[];
   readonly text: string;
   readonly stopReason: 'max_tokens' | 'eos' | 'stop' | 'context_full' | 'aborted';
+  /** Why generation stopped, in words, where the reason needs explaining (context_full). */
+  readonly stopDetail?: string;
+  /** Times the context was shifted (contextOverflow 'shift'); the in-process engine always sets it. */
+  readonly contextShifts?: number;
   readonly stats: GenerateStats;
 }
 
@@ -113,6 +147,11 @@ export interface Engine {
    * `chat.completions.create` (LocalEngine, WorkerEngine), which is built on this and also streams chunks.
    */
   chatCompletion(request: ChatCompletionRequest, onDelta?: TextCallback): Promise<ChatCompletion>;
+  /**
+   * Perplexity of `text` with llama.cpp's llama-perplexity protocol: windows of `context` tokens (default the loaded
+   * context), BOS at each window start, only the second half of each window scored (docs/perplexity.md).
+   */
+  perplexity(text: string, options?: PerplexityOptions): Promise<PerplexityResult>;
   info(): Promise<EngineInfo>;
   /** Stops the running generation after the current token; its `generate` call resolves with stopReason 'aborted'. */
   abort(): Promise<void>;
