@@ -13,6 +13,7 @@ const USAGE = `usage:
   qgpu run --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A] [--kernel-path K]
   qgpu tokenize --model FILE --text TEXT [--json]
   qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
+  qgpu perplexity --model FILE --file TEXT [--context N] [--chunks N] [--json] [--adapter A] [--kernel-path K]
 adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
 kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)`;
 
@@ -23,6 +24,9 @@ const OPTIONS = {
   prompt: { type: 'string' },
   text: { type: 'string' },
   'text-file': { type: 'string' },
+  file: { type: 'string' },
+  context: { type: 'string' },
+  chunks: { type: 'string' },
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
   seed: { type: 'string' },
@@ -105,6 +109,32 @@ async function main(argv: string[]): Promise<void> {
       await engine.load(await nodeFileSource(modelPath), loadOptions);
       const result = await scoreText(engine, text);
       console.log(values.json ? JSON.stringify(result) : `ppl ${result.ppl.toFixed(4)} over ${result.positions.length} predictions`);
+      return;
+    }
+    case 'perplexity': {
+      const textPath = required(values.file, 'file');
+      const text = await readFile(textPath, 'utf8').catch(() => {
+        throw new UsageError(`${textPath}: cannot read the text file`);
+      });
+      const context = values.context === undefined ? undefined : numberOption(values.context, 'context', 0, true);
+      const maxWindows = values.chunks === undefined ? undefined : numberOption(values.chunks, 'chunks', 0, true);
+      const engine = createEngine({ gpu: nodeGpu(adapter) });
+      // The KV cache is sized to the window, which may exceed the trained context (long-context experiments).
+      await engine.load(await nodeFileSource(modelPath), { ...loadOptions, ...(context !== undefined ? { contextLength: context } : {}) });
+      const started = performance.now();
+      const result = await engine.perplexity(text, {
+        ...(context !== undefined ? { context } : {}),
+        ...(maxWindows !== undefined ? { maxWindows } : {}),
+        ...(values.json ? {} : { onWindow: (w: number, ppl: number) => process.stderr.write(`[${w + 1}]${ppl.toFixed(4)} `) }),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const { adapter: adapterInfo, model } = await engine.info();
+      if (values.json) {
+        console.log(JSON.stringify({ ...result, seconds, model: model?.name, adapter: adapterInfo, load: loadOptions }));
+      } else {
+        process.stderr.write('\n');
+        console.log(`ppl ${result.ppl.toFixed(4)} ± ${result.pplStdErr.toFixed(5)} over ${result.windows} windows of ${result.context} tokens (${result.scored} scored of ${result.tokens})`);
+      }
       return;
     }
     default:
