@@ -8,10 +8,19 @@ export type { PerplexityOptions, PerplexityResult };
 /** Where model bytes come from: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
 export type ModelSource = string | Blob | Uint8Array;
 
+/**
+ * Load progress. 'download' (URL sources in browsers: the file streaming into the cache, or read back from it with
+ * `fromCache: true`), then 'header', 'weights' (upload to the GPU), 'pipelines', and 'ready' at 100%.
+ */
 export interface LoadProgress {
-  readonly phase: 'header' | 'weights' | 'pipelines' | 'ready';
+  readonly phase: 'download' | 'header' | 'weights' | 'pipelines' | 'ready';
   readonly loadedBytes: number;
+  /** 0 when unknown (a server without Content-Length). */
   readonly totalBytes: number;
+  /** 'download' only: mean rate since the download started, bytes per second. */
+  readonly bytesPerSecond?: number;
+  /** 'download' only: the bytes came from the browser cache, not the network. */
+  readonly fromCache?: boolean;
 }
 
 export interface LoadOptions {
@@ -23,6 +32,14 @@ export interface LoadOptions {
   contextLength?: number;
   /** How the linears run (default 'dequant'). */
   kernelPath?: KernelPath;
+  /**
+   * URL sources: keep the file in the browser's Cache Storage (default true where it exists: browsers on https or
+   * localhost). The first load downloads it once with progress; later loads, also after a reload, read it from
+   * the cache without network. false: read the URL with HTTP range requests every time (cache.ts).
+   */
+  cache?: boolean;
+  /** Expected SHA-256 of the model file (hex). Checked after download (or on the given Blob/bytes); a mismatch throws QgpuError 'integrity'. */
+  sha256?: string;
   /**
    * Cancels the load (in-process engines; an AbortSignal cannot cross the worker boundary, so workers are stopped
    * with `terminate()`): checked between tensors; what was uploaded is freed and the call rejects with QgpuError

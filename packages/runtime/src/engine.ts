@@ -7,6 +7,7 @@ import type {
   Engine, EngineInfo, EngineMemory, GenerateOptions, GenerateResult, LoadOptions, ModelInfo, ModelSource, TextCallback,
 } from './engine-api.ts';
 import { LlamaModel } from './llama/model.ts';
+import { openModelFile } from './cache.ts';
 import { chatApi, type ChatApi, type ChatCompletion, type ChatCompletionRequest } from './chat-api.ts';
 import { runChatCompletion } from './chat.ts';
 import { chatFormatFromGguf, type ChatFormat } from './chat-template.ts';
@@ -184,7 +185,7 @@ export class LocalEngine implements Engine {
     const signal = options.signal;
     this.unloadNow();
     options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes: 0 });
-    const file = await raceAbort(openSource(source, signal).then(readGguf), signal, 'load');
+    const file = await raceAbort(openModelFile(source, options, (s) => openSource(s, signal).then(readGguf)), signal, 'load');
     const checked = checkModelFile(file);
     const tokenizer = checked.tokenizer;
     const ctx = await this.device();

@@ -1,5 +1,8 @@
 export * from './engine-api.ts';
 export * from './client.ts';
+export {
+  deleteCachedModel, fetchModelBlob, listCachedModels, MODEL_CACHE_NAME, prepareModelSource, sha256Hex, type DownloadProgress, type FetchModelOptions,
+} from './cache.ts';
 export { chatPromptIds, generateOptionsOf, runChatCompletion, type ChatBackend } from './chat.ts';
 export {
   chatFormatFromGguf, chatTemplateFromTokenizerConfig, FALLBACK_CHAT_TEMPLATE, FALLBACK_STOP, renderChat, splitSpecialTokens,
