@@ -19,11 +19,35 @@ export interface Tokenizer {
   tokenBytes(id: number): Uint8Array;
 }
 
-/** Chooses the tokenizer by GGUF `tokenizer.ggml.model`: "llama" → SentencePiece, "gpt2" → byte-level BPE. */
+/**
+ * Chooses the tokenizer by GGUF `tokenizer.ggml.model`: "llama" → SentencePiece, "gpt2" → byte-level BPE. A "gpt2"
+ * file carrying the GGUF-spec key `tokenizer.huggingface.json` (the model's whole tokenizer.json, as qgpu's
+ * safetensors loader sets it) is built from that JSON, whose pre-tokenizer is exact; `tokenizer.ggml.bos_token_id`,
+ * `eos_token_id` and `add_bos_token` still override it.
+ */
 export function tokenizerFromGguf(metadata: ReadonlyMap<string, unknown>): Tokenizer {
   const model = metadata.get('tokenizer.ggml.model');
-  if (model === 'gpt2') return new BpeTokenizer(bpeVocabFromGguf(metadata));
-  return new SpmTokenizer(spmVocabFromGguf(metadata));
+  if (model !== 'gpt2') return new SpmTokenizer(spmVocabFromGguf(metadata));
+  const json = metadata.get('tokenizer.huggingface.json');
+  if (typeof json !== 'string') return new BpeTokenizer(bpeVocabFromGguf(metadata));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new Error(`tokenizer.huggingface.json is not valid JSON (${(error as Error).message})`);
+  }
+  const vocab = bpeVocabFromTokenizerJson(parsed);
+  const id = (key: string, fallback: number) => {
+    const v = metadata.get(key);
+    return typeof v === 'number' && Number.isInteger(v) ? v : fallback;
+  };
+  const addBos = metadata.get('tokenizer.ggml.add_bos_token');
+  return new BpeTokenizer({
+    ...vocab,
+    bosId: id('tokenizer.ggml.bos_token_id', vocab.bosId),
+    eosId: id('tokenizer.ggml.eos_token_id', vocab.eosId),
+    addBos: typeof addBos === 'boolean' ? addBos : vocab.addBos,
+  });
 }
 
 /** A byte-level BPE tokenizer from a parsed tokenizer.json (see {@link bpeVocabFromTokenizerJson} for options). */

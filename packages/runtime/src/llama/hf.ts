@@ -7,20 +7,11 @@ import {
   f32ToF16, FormatError, quantize as quantizeBlocks, QUANT_BLOCK, readSafetensors, readSafetensorsBytes, safetensorsToF32,
   type ByteSource, type GgufFile, type GgufTensorInfo, type GgufValue, type SafetensorsFile, type SafetensorsTensorInfo,
 } from '@qgpu/formats';
+import type { QuantizeOnLoad } from '../engine-api.ts';
 import { foldPreSinq, llamaCppTensorType, preSinqGroups, type ModelTensor, type PreSinqTarget } from '@qgpu/quant';
 
-/** Quantize-on-load settings (docs/formats.md): the linears are stored as GGUF Q4_0 (bits 4) or Q8_0 (bits 8). */
-export interface HfQuantizeOptions {
-  /**
-   * 'rtn': round-to-nearest with llama.cpp's reference quantizers. 'sinq' / 'presinq': the no-overhead SINQ
-   * variant (methods.md §2, pre-SINQ): Sinkhorn column scales folded into the preceding RMSNorm / up-projection
-   * one layer at a time, then the same block quantization; the network function is unchanged before rounding.
-   */
-  readonly method: 'rtn' | 'sinq' | 'presinq';
-  readonly bits: 4 | 8;
-  /** Scale group along the input; GGUF blocks fix it at 32 (the default; anything else is refused). */
-  readonly group?: number;
-}
+/** Quantize-on-load settings (engine-api.ts QuantizeOnLoad): linears become GGUF Q4_0 (bits 4) or Q8_0 (bits 8). */
+export type HfQuantizeOptions = QuantizeOnLoad;
 
 /** HF module names inside `model.layers.N.` → GGUF tensor names inside `blk.N.`. */
 const LAYER_NAMES: Readonly<Record<string, string>> = {
@@ -250,7 +241,6 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
   const nHeads = metadata.get('llama.attention.head_count') as number;
   const nKvHeads = metadata.get('llama.attention.head_count_kv') as number;
   const nLayers = metadata.get('llama.block_count') as number;
-  if (typeof (files.config as Json).eos_token_id === 'number') metadata.set('tokenizer.ggml.eos_token_id', (files.config as Json).eos_token_id as number);
 
   const shards = Array.isArray(files.safetensors) ? files.safetensors as readonly ByteSource[] : [files.safetensors as ByteSource];
   if (shards.length === 0) throw new FormatError(`${name}: no safetensors file given`);
