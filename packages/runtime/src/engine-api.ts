@@ -5,8 +5,43 @@ import type { PerplexityOptions, PerplexityResult } from './perplexity.ts';
 
 export type { PerplexityOptions, PerplexityResult };
 
-/** Where model bytes come from: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
-export type ModelSource = string | Blob | Uint8Array;
+/** One file: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
+export type ModelFile = string | Blob | Uint8Array;
+
+/**
+ * A Hugging Face Llama-family model by its files (docs/api.md, "Safetensors models"). JSON files may also be given
+ * already parsed. `tokenizer` is a byte-level BPE tokenizer.json, or a GGUF file whose tokenizer is used (for
+ * SentencePiece models).
+ */
+export interface HfModelSource<F = ModelFile> {
+  /** model.safetensors, or every shard of a sharded checkpoint. */
+  readonly safetensors: F | readonly F[];
+  readonly config: F | Record<string, unknown>;
+  readonly tokenizer: F | Record<string, unknown>;
+  /** tokenizer_config.json: chat template, eos_token, add_bos_token. */
+  readonly tokenizerConfig?: F | Record<string, unknown>;
+  /** Shown as the model name when config.json has no _name_or_path. */
+  readonly name?: string;
+}
+
+/**
+ * Where a model comes from: a GGUF file (URL, File/Blob or bytes), an HF model's files, or an HF model's base URL
+ * ending in '/' (config.json, tokenizer.json, tokenizer_config.json if present, model.safetensors or the shards
+ * named by model.safetensors.index.json).
+ */
+export type ModelSource = ModelFile | HfModelSource;
+
+/**
+ * Quantize-on-load for safetensors models: each layer is read, quantized on the CPU (inside the worker when the
+ * engine runs in one), uploaded and dropped, so the unquantized model is never held whole. bits 4 → Q4_0, 8 → Q8_0
+ * (group 32). 'sinq' runs the no-overhead variant (pre-SINQ scales folded into the norms), 'rtn' plain rounding.
+ */
+export interface QuantizeOnLoad {
+  readonly method: 'sinq' | 'presinq' | 'rtn';
+  readonly bits: 4 | 8;
+  /** Must be 32 (the GGUF block); other values are refused. */
+  readonly group?: number;
+}
 
 /**
  * Load progress. 'download' (URL sources in browsers: the file streaming into the cache, or read back from it with
@@ -32,6 +67,8 @@ export interface LoadOptions {
   contextLength?: number;
   /** How the linears run (default 'dequant'). */
   kernelPath?: KernelPath;
+  /** Quantize a safetensors model while loading it (see QuantizeOnLoad); GGUF files are loaded as stored. */
+  quantize?: QuantizeOnLoad;
   /**
    * URL sources: keep the file in the browser's Cache Storage (default true where it exists: browsers on https or
    * localhost). The first load downloads it once with progress; later loads, also after a reload, read it from

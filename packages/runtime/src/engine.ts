@@ -4,9 +4,10 @@ import { blobSource, bytesSource, FormatError, readGguf, urlSource, type ByteSou
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import type { Tokenizer } from '@qgpu/tokenizer';
 import type {
-  Engine, EngineInfo, EngineMemory, GenerateOptions, GenerateResult, LoadOptions, ModelInfo, ModelSource, TextCallback,
+  Engine, EngineInfo, EngineMemory, GenerateOptions, GenerateResult, LoadOptions, ModelFile, ModelInfo, ModelSource, TextCallback,
 } from './engine-api.ts';
 import { LlamaModel } from './llama/model.ts';
+import { ggufSourceOf, isHfSource, openHfModel, type LocalHfModelSource } from './llama/hf-source.ts';
 import { openModelFile } from './cache.ts';
 import { chatApi, type ChatApi, type ChatCompletion, type ChatCompletionRequest } from './chat-api.ts';
 import { runChatCompletion } from './chat.ts';
@@ -84,12 +85,12 @@ async function withAllocationScopes<T extends { destroy(): void }>(device: GPUDe
   return created!;
 }
 
-function isByteSource(source: ModelSource | ByteSource): source is ByteSource {
+function isByteSource(source: ModelFile | ByteSource): source is ByteSource {
   return typeof source === 'object' && 'read' in source && typeof source.read === 'function' && !(source instanceof Blob);
 }
 
 /** Turns whatever the caller gave into random-access bytes (URL: HTTP range requests; Blob/File: slices). */
-export async function openSource(source: ModelSource | ByteSource, signal?: AbortSignal): Promise<ByteSource> {
+export async function openSource(source: ModelFile | ByteSource, signal?: AbortSignal): Promise<ByteSource> {
   if (isByteSource(source)) return source;
   if (typeof source === 'string') return urlSource(source, signal ? { signal } : {});
   if (source instanceof Uint8Array) return bytesSource(source);
@@ -176,16 +177,17 @@ export class LocalEngine implements Engine {
    * any ByteSource (e.g. a Node file handle). The file is checked completely before the GPU is touched; `signal`
    * stops the load between tensors, freeing what was uploaded.
    */
-  async load(source: ModelSource | ByteSource, options: LoadOptions = {}): Promise<ModelInfo> {
+  async load(source: ModelSource | ByteSource | LocalHfModelSource, options: LoadOptions = {}): Promise<ModelInfo> {
     if (options.kernelPath !== undefined) checkKernelPath(options.kernelPath);
     return this.exclusive(options.signal, 'load', () => this.loadNow(source, options));
   }
 
-  private async loadNow(source: ModelSource | ByteSource, options: LoadOptions): Promise<ModelInfo> {
+  private async loadNow(source: ModelSource | ByteSource | LocalHfModelSource, options: LoadOptions): Promise<ModelInfo> {
     const signal = options.signal;
     this.unloadNow();
     options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes: 0 });
-    const file = await raceAbort(openModelFile(source, options, (s) => openSource(s, signal).then(readGguf)), signal, 'load');
+    const file = await raceAbort(isHfSource(source) ? openHfModel(source, options, signal)
+      : openModelFile(ggufSourceOf(source, options), options, (s) => openSource(s, signal).then(readGguf)), signal, 'load');
     const checked = checkModelFile(file);
     const tokenizer = checked.tokenizer;
     const ctx = await this.device();
