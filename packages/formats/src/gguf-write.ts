@@ -57,8 +57,19 @@ class Writer {
   }
 }
 
-/** Serializes metadata and tensors as a GGUF v3 file, aligned to `general.alignment` (default 32). */
-export function writeGguf(metadata: Record<string, GgufWriteValue>, tensors: GgufWriteTensor[], alignment = 32): Uint8Array {
+/** A tensor's header entry: its data length decides the next tensor's offset. */
+export interface GgufTensorHeader {
+  name: string;
+  ne: number[];
+  typeId: number;
+  byteLength: number;
+}
+
+/**
+ * The bytes of a GGUF v3 file before its tensor data (magic, metadata, tensor infos, padding to `alignment`); the
+ * data follows, each tensor padded to `alignment`. Lets large files be written tensor by tensor (bench/synth.ts).
+ */
+export function ggufHeader(metadata: Record<string, GgufWriteValue>, tensors: readonly GgufTensorHeader[], alignment = 32): Uint8Array {
   const w = new Writer();
   w.u32(GGUF_MAGIC);
   w.u32(3);
@@ -76,19 +87,22 @@ export function writeGguf(metadata: Record<string, GgufWriteValue>, tensors: Ggu
     }
   }
   let relOffset = 0;
-  const offsets: number[] = [];
   for (const t of tensors) {
-    offsets.push(relOffset);
-    relOffset += Math.ceil(t.data.byteLength / alignment) * alignment;
-  }
-  tensors.forEach((t, i) => {
     w.string(t.name);
     w.u32(t.ne.length);
     for (const d of t.ne) w.u64(d);
     w.u32(t.typeId);
-    w.u64(offsets[i]!);
-  });
+    w.u64(relOffset);
+    relOffset += Math.ceil(t.byteLength / alignment) * alignment;
+  }
   w.pad(alignment);
+  return w.concat();
+}
+
+/** Serializes metadata and tensors as a GGUF v3 file, aligned to `general.alignment` (default 32). */
+export function writeGguf(metadata: Record<string, GgufWriteValue>, tensors: GgufWriteTensor[], alignment = 32): Uint8Array {
+  const w = new Writer();
+  w.push(ggufHeader(metadata, tensors.map((t) => ({ name: t.name, ne: t.ne, typeId: t.typeId, byteLength: t.data.byteLength })), alignment));
   for (const t of tensors) { w.push(t.data); w.pad(alignment); }
   return w.concat();
 }

@@ -1,3 +1,4 @@
 export * from './device.ts';
 export * from './plan.ts';
 export * from './tensor.ts';
+export * from './counting-device.ts';

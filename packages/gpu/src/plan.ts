@@ -1,6 +1,6 @@
 // A Plan is a fixed list of dispatches recorded once (pipelines, bind groups and params decided at build time) and
 // replayed for every token: encoding it writes nothing and allocates nothing.
-import { PRELUDES, type BufferBindingName, type KernelDescriptor, type OverrideValues, type ParamValues, type Prelude } from '@qgpu/shaders';
+import { shaderCode, type BufferBindingName, type KernelDescriptor, type OverrideValues, type ParamValues, type Prelude } from '@qgpu/shaders';
 import type { DeviceContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
 
@@ -29,6 +29,8 @@ interface ReadyDispatch {
   readonly bindGroup: GPUBindGroup;
   readonly usesStep: boolean;
   readonly workgroups: [number, number, number];
+  readonly kernel: string;
+  readonly label: string;
 }
 
 /**
@@ -74,7 +76,7 @@ export class PipelineCache {
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       const device = this.ctx.device;
-      const module = device.createShaderModule({ label: kernel.name, code: PRELUDES[this.act] + kernel.source });
+      const module = device.createShaderModule({ label: kernel.name, code: shaderCode(this.act, kernel.source) });
       const bindGroupLayouts = kernel.usesStep ? [this.layoutFor(kernel), this.stepLayout] : [this.layoutFor(kernel)];
       pipeline = device.createComputePipelineAsync({
         label: key,
@@ -169,34 +171,75 @@ export class PlanBuilder {
         bindGroup: device.createBindGroup({ label: d.label, layout: this.cache.layoutFor(d.kernel), entries }),
         usesStep: d.kernel.usesStep,
         workgroups: d.workgroups,
+        kernel: d.kernel.name,
+        label: d.label,
       };
     });
     const error = await device.popErrorScope();
-    if (error) throw new Error(`${this.label}: building the plan failed: ${error.message}`);
+    if (error) {
+      // Nothing else owns the params buffer yet: without this, a failed build (e.g. a bind group over a buffer that
+      // failed to allocate) would leak it.
+      paramsBuffer.destroy();
+      throw new Error(`${this.label}: building the plan failed: ${error.message}`);
+    }
     return new Plan(this.label, ready, stepBindGroup, paramsBuffer);
   }
 }
 
 export class Plan {
+  /** Per dispatch: whether its pipeline differs from the previous dispatch's (decided once, not per token). */
+  private readonly pipelineChanges: readonly boolean[];
+  private readonly usesStep: boolean;
+
   constructor(
     readonly label: string,
     private readonly dispatches: readonly ReadyDispatch[],
     private readonly stepBindGroup: GPUBindGroup,
     private readonly paramsBuffer: GPUBuffer,
-  ) {}
+  ) {
+    this.pipelineChanges = dispatches.map((d, i) => i === 0 || dispatches[i - 1]!.pipeline !== d.pipeline);
+    this.usesStep = dispatches.some((d) => d.usesStep);
+  }
 
   get dispatchCount(): number {
     return this.dispatches.length;
   }
 
-  /** Records every dispatch into one compute pass. */
+  /** Kernel name and label of every dispatch, in order (profiling, reports). */
+  get dispatchInfo(): readonly { readonly kernel: string; readonly label: string }[] {
+    return this.dispatches.map(({ kernel, label }) => ({ kernel, label }));
+  }
+
+  /**
+   * Records every dispatch into one compute pass. The step bind group (group 1, the same layout in every pipeline)
+   * is set once per pass, and a pipeline only when it changes: bind-group state persists across setPipeline.
+   */
   encode(pass: GPUComputePassEncoder): void {
-    for (const d of this.dispatches) {
+    if (this.usesStep) pass.setBindGroup(1, this.stepBindGroup);
+    const changes = this.pipelineChanges;
+    const dispatches = this.dispatches;
+    for (let i = 0; i < dispatches.length; i++) {
+      const d = dispatches[i]!;
+      if (changes[i]) pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      const [x, y, z] = d.workgroups;
+      pass.dispatchWorkgroups(x, y, z);
+    }
+  }
+
+  /**
+   * Profiling only: each dispatch in its own compute pass, with the pass descriptor `passFor(i)` gives (e.g.
+   * timestamp writes around dispatch i). Never on the per-token path: a pass per dispatch costs far more to encode.
+   */
+  encodeEach(encoder: GPUCommandEncoder, passFor: (index: number) => GPUComputePassDescriptor): void {
+    this.dispatches.forEach((d, i) => {
+      const pass = encoder.beginComputePass(passFor(i));
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);
       if (d.usesStep) pass.setBindGroup(1, this.stepBindGroup);
       pass.dispatchWorkgroups(...d.workgroups);
-    }
+      pass.end();
+    });
   }
 
   destroy(): void {

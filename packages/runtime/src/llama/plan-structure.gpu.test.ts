@@ -3,7 +3,7 @@
 // (pipelines and bind groups, object for object) replayed for every token. Also: the last-row prefill plan, and
 // vocabulary matrices split over several bindings (a small artificial binding limit) give the unsplit results.
 import { bytesSource, readGguf } from '@qgpu/formats';
-import type { DeviceContext } from '@qgpu/gpu';
+import { countingContext, CREATORS, zeroCounts, type DeviceContext } from '@qgpu/gpu';
 import { expectClose, loadReference, readSharedBytes, testGpu, TOLERANCES } from '@qgpu/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LlamaModel } from './model.ts';
@@ -11,99 +11,6 @@ import { LlamaModel } from './model.ts';
 const gpu = await testGpu();
 const ctx = gpu.ctx as DeviceContext;
 const openModel = (name: string) => readGguf(bytesSource(readSharedBytes(`models/stories260K/${name}`), name));
-
-/** Device methods that create a GPU object (command encoders are counted apart: see the decode test). */
-const CREATORS = [
-  'createBuffer', 'createBindGroup', 'createBindGroupLayout', 'createPipelineLayout', 'createShaderModule',
-  'createComputePipeline', 'createComputePipelineAsync', 'createQuerySet', 'createTexture', 'createSampler',
-] as const;
-
-interface Counts {
-  created: Record<string, number>;
-  commandEncoders: number;
-  submits: number;
-  writeBufferBytes: number[];
-  /** Bytes made readable by each mapAsync (its size argument, else the buffer's size minus the offset). */
-  mapBytes: number[];
-  /** Per encoded pass: the pipelines and bind groups set, in order. */
-  passes: { pipelines: GPUComputePipeline[]; bindGroups: GPUBindGroup[]; dispatches: number }[];
-}
-
-function zeroCounts(): Counts {
-  return { created: Object.fromEntries(CREATORS.map((c) => [c, 0])), commandEncoders: 0, submits: 0, writeBufferBytes: [], mapBytes: [], passes: [] };
-}
-
-/**
- * A DeviceContext whose device and queue count every call that creates an object, encodes or submits. The wrapper
- * forwards each call to the real object (Dawn checks `this`), so the model under test runs unchanged. Buffers, passes
- * and encoders are Dawn objects passed back into native calls, so those are observed through their prototypes.
- */
-function countingContext(base: DeviceContext): { ctx: DeviceContext; counts: { current: Counts }; restore: () => void } {
-  const counts = { current: zeroCounts() };
-  const real = base.device;
-  const queue = new Proxy(real.queue, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (prop === 'submit') counts.current.submits++;
-        if (prop === 'writeBuffer') {
-          const data = args[2] as ArrayBufferView | ArrayBuffer;
-          counts.current.writeBufferBytes.push((args[4] as number | undefined) ?? data.byteLength);
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  const device = new Proxy(real, {
-    get(target, prop) {
-      if (prop === 'queue') return queue;
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if ((CREATORS as readonly (string | symbol)[]).includes(prop)) counts.current.created[prop as string]!++;
-        if (prop === 'createCommandEncoder') counts.current.commandEncoders++;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  const bufferProto = GPUBuffer.prototype;
-  const passProto = GPUComputePassEncoder.prototype;
-  const encoderProto = GPUCommandEncoder.prototype;
-  const originals = {
-    mapAsync: bufferProto.mapAsync, setPipeline: passProto.setPipeline, setBindGroup: passProto.setBindGroup,
-    dispatchWorkgroups: passProto.dispatchWorkgroups, beginComputePass: encoderProto.beginComputePass,
-  };
-  bufferProto.mapAsync = function (this: GPUBuffer, mode: number, offset?: number, size?: number) {
-    counts.current.mapBytes.push(size ?? this.size - (offset ?? 0));
-    return originals.mapAsync.call(this, mode, offset, size);
-  };
-  encoderProto.beginComputePass = function (this: GPUCommandEncoder, descriptor?: GPUComputePassDescriptor) {
-    counts.current.passes.push({ pipelines: [], bindGroups: [], dispatches: 0 });
-    return originals.beginComputePass.call(this, descriptor);
-  };
-  const lastPass = () => counts.current.passes[counts.current.passes.length - 1]!;
-  passProto.setPipeline = function (this: GPUComputePassEncoder, pipeline: GPUComputePipeline) {
-    lastPass().pipelines.push(pipeline);
-    return originals.setPipeline.call(this, pipeline);
-  };
-  passProto.setBindGroup = function (this: GPUComputePassEncoder, index: number, group: GPUBindGroup | null, ...rest: unknown[]) {
-    if (group) lastPass().bindGroups.push(group);
-    return (originals.setBindGroup as (...a: unknown[]) => void).call(this, index, group, ...rest);
-  } as GPUComputePassEncoder['setBindGroup'];
-  passProto.dispatchWorkgroups = function (this: GPUComputePassEncoder, x: number, y?: number, z?: number) {
-    lastPass().dispatches++;
-    return originals.dispatchWorkgroups.call(this, x, y, z);
-  };
-  const restore = () => {
-    bufferProto.mapAsync = originals.mapAsync;
-    passProto.setPipeline = originals.setPipeline;
-    passProto.setBindGroup = originals.setBindGroup;
-    passProto.dispatchWorkgroups = originals.dispatchWorkgroups;
-    encoderProto.beginComputePass = originals.beginComputePass;
-  };
-  return { ctx: { ...base, device }, counts, restore };
-}
 
 describe.skipIf(!gpu.ctx)(`decode plan structure on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped: ${gpu.reason})`}`, () => {
   const reference = loadReference('stories260K-f32');
