@@ -89,26 +89,6 @@ export class LlamaModel {
     }
   }
 
-  /** Dispatches encoded per decode token (one compute pass, one submit). */
-  get decodeDispatches(): number {
-    return this.decodePlan.dispatchCount;
-  }
-
-  /** Dispatches of one prefill chunk that computes the last row's logits only. */
-  get prefillDispatches(): number {
-    return this.prefillPlan.dispatchCount;
-  }
-
-  /** Dispatches encoded per decode token (one compute pass, one submit). */
-  get decodeDispatches(): number {
-    return this.decodePlan.dispatchCount;
-  }
-
-  /** Dispatches of one prefill chunk that computes the last row's logits only. */
-  get prefillDispatches(): number {
-    return this.prefillPlan.dispatchCount;
-  }
-
   /** The decode and last-row prefill plans, for profiling (benchmarks); replaying them needs the step uniform set. */
   get plans(): { readonly decode: Plan; readonly prefill: Plan } {
     return { decode: this.decodePlan, prefill: this.prefillPlan };
