@@ -3,7 +3,7 @@
 // against the same oracle fed a tokenizer.json built from that file's tokens and merges.
 import { readFileSync } from 'node:fs';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { bytesSource, readGguf } from '../../formats/src/index.ts';
+import { bytesSource, mulberry32, readGguf } from '../../formats/src/index.ts';
 import { sharedPath } from '../../testing/src/fixtures.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BpeTokenizer, BYTE_TO_CHAR, compilePattern } from './bpe.ts';
@@ -42,12 +42,18 @@ describe('byte-level BPE from tokenizer.json (SmolLM2-135M) vs @huggingface/toke
 
   it('agrees on pseudo-random strings drawn from a mixed alphabet', () => {
     const alphabet = Array.from('abcXYZ 019  \n\t.,!?\'"-_()éüß中文😀🎉ñ<|>#$%&*/\\');
-    let seed = 12345;
-    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const next = mulberry32(12345);
     for (let i = 0; i < 200; i++) {
       const text = Array.from({ length: 1 + Math.floor(next() * 40) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
       expect({ text, ids: ours.encode(text) }).toEqual({ text, ids: oracle.encode(text).ids.map(Number) });
     }
+  });
+
+  it('agrees on one very long pre-token (a 20 000-character base64-like blob)', () => {
+    const random = mulberry32(99);
+    const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    const text = Array.from({ length: 20000 }, () => chars[Math.floor(random() * chars.length)]).join('');
+    expect(ours.encode(text)).toEqual(oracle.encode(text).ids.map(Number));
   });
 
   it('decodes to the oracle text (special tokens skipped) and round-trips text', () => {

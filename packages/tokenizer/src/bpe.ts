@@ -189,31 +189,48 @@ export class BpeTokenizer implements PieceSource {
     }
   }
 
-  /** Merges one byte-level pre-token: repeatedly the adjacent pair of lowest rank, leftmost on ties. */
+  /**
+   * Merges one byte-level pre-token: repeatedly the adjacent pair of lowest rank, leftmost on ties (as HF's
+   * `Word::merge_all`). Symbols form a linked list and candidate pairs a binary heap, so a long pre-token (a pasted
+   * base64 blob is one "word") costs O(n log n), not O(n²).
+   */
   private bpe(word: string): number[] {
     if (this.vocab.ignoreMerges) {
       const whole = this.tokenToId.get(word);
       if (whole !== undefined) return [whole];
     }
-    const symbols = Array.from(word);
-    while (symbols.length > 1) {
-      let best = -1;
-      let bestRank = Infinity;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const rank = this.ranks.get(`${symbols[i]}\n${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
-          bestRank = rank;
-          best = i;
-        }
-      }
-      if (best < 0) break;
-      symbols.splice(best, 2, symbols[best]! + symbols[best + 1]!);
+    const text = Array.from(word);
+    const n = text.length;
+    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const heap = new PairHeap();
+    const consider = (left: number) => {
+      const right = next[left]!;
+      if (left < 0 || right < 0) return;
+      const rank = this.ranks.get(`${text[left]}\n${text[right]}`);
+      if (rank !== undefined) heap.push(rank, left, right, text[left]!.length + text[right]!.length);
+    };
+    for (let i = 0; i + 1 < n; i++) consider(i);
+    for (let top = heap.pop(); top; top = heap.pop()) {
+      const [, left, right, length] = top;
+      // Stale entries: a side was merged away or grew since the pair was queued.
+      if (next[left] !== right || text[left]!.length + text[right]!.length !== length) continue;
+      text[left] = text[left]! + text[right]!;
+      text[right] = '';
+      const after = next[right]!;
+      next[left] = after;
+      if (after >= 0) prev[after] = left;
+      next[right] = -1;
+      consider(prev[left]!);
+      consider(left);
     }
-    return symbols.map((s) => {
-      const id = this.tokenToId.get(s);
-      if (id === undefined) throw new Error(`BpeTokenizer: symbol ${JSON.stringify(s)} is not in the vocabulary (incomplete byte alphabet)`);
-      return id;
-    });
+    const ids: number[] = [];
+    for (let i = 0; i >= 0 && i < n; i = next[i]!) {
+      const id = this.tokenToId.get(text[i]!);
+      if (id === undefined) throw new Error(`BpeTokenizer: symbol ${JSON.stringify(text[i])} is not in the vocabulary (incomplete byte alphabet)`);
+      ids.push(id);
+    }
+    return ids;
   }
 
   /** The bytes one token contributes to decoded text (a fresh copy); special added tokens give none. */
@@ -268,3 +285,42 @@ function tokenPieceBytes(token: string | undefined): Uint8Array {
   }
   return Uint8Array.from(bytes);
 }
+
+/** Min-heap of candidate merges ordered by (rank, left position). Entries: [rank, left, right, merged length]. */
+class PairHeap {
+  private readonly items: [number, number, number, number][] = [];
+
+  push(rank: number, left: number, right: number, length: number): void {
+    const items = this.items;
+    items.push([rank, left, right, length]);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!less(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): [number, number, number, number] | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < items.length && less(items[l]!, items[m]!)) m = l;
+        if (r < items.length && less(items[r]!, items[m]!)) m = r;
+        if (m === i) break;
+        [items[i], items[m]] = [items[m]!, items[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+const less = (a: readonly number[], b: readonly number[]): boolean => a[0]! < b[0]! || (a[0] === b[0] && a[1]! < b[1]!);
