@@ -4,18 +4,24 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { readGguf } from '@qgpu/formats';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
-import { checkKernelPath, createEngine, type KernelPath, type LoadOptions } from '@qgpu/runtime';
+import { checkContextOverflow, checkKernelPath, checkKvCacheType, createEngine, type KernelPath, type LoadOptions } from '@qgpu/runtime';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import { nodeFileSource } from './node-file.ts';
+import { QuantizeUsageError, runCalibrate, runQuantize } from './quantize.ts';
 import { scoreText } from './score.ts';
 
 const USAGE = `usage:
   qgpu run --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A] [--kernel-path K]
+           [--kv-cache f32|f16|int8] [--context N] [--context-overflow stop|shift]
   qgpu tokenize --model FILE --text TEXT [--json]
   qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
   qgpu perplexity --model FILE --file TEXT [--context N] [--chunks N] [--json] [--adapter A] [--kernel-path K]
+  qgpu quantize --model FILE --method rtn|sinq|presinq --bits N [--group 32|64|128] [--format gguf] [--type Q4_0|Q8_0|Q4_K|F32] [--symmetric] [--kurtosis-gate] -o OUT
+  qgpu calibrate --model FILE --file TEXT -o OUT   (CrossQuant column absmax of every linear input; docs/quantization.md)
 adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
-kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)`;
+kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)
+KV cache (--kv-cache, every command that loads a model): f32 (default) | f16 | int8 (per position and KV head scales)
+context overflow (run): stop (default: stop_reason context_full) | shift (keep BOS, drop the oldest half, re-prefill)`;
 
 class UsageError extends Error {}
 
@@ -32,6 +38,16 @@ const OPTIONS = {
   seed: { type: 'string' },
   adapter: { type: 'string' },
   'kernel-path': { type: 'string' },
+  'kv-cache': { type: 'string' },
+  'context-overflow': { type: 'string' },
+  method: { type: 'string' },
+  bits: { type: 'string' },
+  group: { type: 'string' },
+  format: { type: 'string' },
+  type: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  symmetric: { type: 'boolean', default: false },
+  'kurtosis-gate': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
@@ -55,6 +71,16 @@ function kernelPathOption(value: string | undefined): KernelPath | undefined {
   }
 }
 
+/** A flag checked by the runtime's own validator, so a bad value fails before any device is touched. */
+function checked<T>(name: string, value: string | undefined, check: (value: string) => T): T | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return check(value);
+  } catch (error) {
+    throw new UsageError(`--${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 function required(value: string | undefined, name: string): string {
   if (value === undefined) throw new UsageError(`--${name} is required\n${USAGE}`);
   return value;
@@ -70,7 +96,8 @@ async function main(argv: string[]): Promise<void> {
   const adapter = (values.adapter ?? process.env.QGPU_ADAPTER ?? 'auto') as NodeAdapterName;
   const modelPath = required(values.model, 'model');
   const kernelPath = kernelPathOption(values['kernel-path']);
-  const loadOptions: LoadOptions = kernelPath ? { kernelPath } : {};
+  const kvCache = checked('kv-cache', values['kv-cache'], checkKvCacheType);
+  const loadOptions: LoadOptions = { ...(kernelPath ? { kernelPath } : {}), ...(kvCache ? { kvCache } : {}) };
 
   switch (command) {
     case 'tokenize': {
@@ -83,8 +110,11 @@ async function main(argv: string[]): Promise<void> {
     case 'run': {
       const prompt = required(values.prompt, 'prompt');
       const engine = createEngine({ gpu: nodeGpu(adapter) });
-      await engine.load(await nodeFileSource(modelPath), loadOptions);
+      const context = values.context === undefined ? undefined : numberOption(values.context, 'context', 0, true);
+      await engine.load(await nodeFileSource(modelPath), { ...loadOptions, ...(context !== undefined ? { contextLength: context } : {}) });
+      const contextOverflow = checked('context-overflow', values['context-overflow'], checkContextOverflow);
       const options = {
+        ...(contextOverflow ? { contextOverflow } : {}),
         maxTokens: numberOption(values['max-tokens'], 'max-tokens', 64, true),
         temperature: numberOption(values.temperature, 'temperature', 0, false),
         seed: numberOption(values.seed, 'seed', 0, true),
@@ -109,6 +139,21 @@ async function main(argv: string[]): Promise<void> {
       await engine.load(await nodeFileSource(modelPath), loadOptions);
       const result = await scoreText(engine, text);
       console.log(values.json ? JSON.stringify(result) : `ppl ${result.ppl.toFixed(4)} over ${result.positions.length} predictions`);
+      return;
+    }
+    case 'quantize': {
+      const { method, bits, group, format, output, type, symmetric } = values;
+      const path = await runQuantize({ model: modelPath, method, bits, group, format, output, type, symmetric, kurtosisGate: values['kurtosis-gate'] });
+      console.log(values.json ? JSON.stringify({ output: path }) : `wrote ${path}`);
+      return;
+    }
+    case 'calibrate': {
+      const textPath = required(values.file, 'file');
+      const text = await readFile(textPath, 'utf8').catch(() => {
+        throw new UsageError(`${textPath}: cannot read the text file`);
+      });
+      const { path, tokens } = await runCalibrate(modelPath, textPath, text, values.output);
+      console.log(values.json ? JSON.stringify({ output: path, tokens }) : `wrote ${path} (${tokens} calibration tokens)`);
       return;
     }
     case 'perplexity': {
@@ -147,6 +192,6 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`qgpu: ${message}`);
-    process.exit(error instanceof UsageError ? 2 : 1);
+    process.exit(error instanceof UsageError || error instanceof QuantizeUsageError ? 2 : 1);
   },
 );

@@ -8,7 +8,7 @@ import { readTypedMetadata } from './gguf-meta.ts';
 import { lutFromGroups } from './lut.ts';
 import { quantizeGgufModel } from './model.ts';
 import { findBlock, lowerMedian } from './presinq.ts';
-import { quantizeSinq } from './sinq.ts';
+import { quantizeSinqShared } from './sinq.ts';
 
 const F32_MODEL = 'models/stories260K/stories260K-f32.gguf';
 const open = (bytes: Uint8Array, name = 'converted.gguf') => readGguf(bytesSource(bytes, name));
@@ -68,14 +68,19 @@ describe('RTN / SINQ group-quantized GGUF (qgpu layout)', () => {
     expect(out.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')?.typeName).toBe('F32');
     expect(out.tensors.find((t) => t.name === 'token_embd.weight')?.typeName).toBe('F32');
     expect(names).not.toContain('blk.0.attn_q.weight');
-    // Read back: identical to quantizing the source matrix directly.
-    const src = await readTensorBytes(file, file.tensors.find((t) => t.name === 'blk.2.ffn_up.weight')!);
-    const w = new Float32Array(src.slice().buffer);
-    const direct = quantizeSinq(w, 172, 64, { bits: 3, group: 64 });
+    // Read back: identical to quantizing gate|up (one shared input) directly.
+    const f32Of = async (name: string) => new Float32Array((await readTensorBytes(file, file.tensors.find((t) => t.name === name)!)).slice().buffer);
+    const [gateW, upW] = [await f32Of('blk.2.ffn_gate.weight'), await f32Of('blk.2.ffn_up.weight')];
+    const direct = quantizeSinqShared([{ values: gateW, rows: 172 }, { values: upW, rows: 172 }], 64, { bits: 3, group: 64 })[1]!;
     const back = await readGroupQuantized(out, 'blk.2.ffn_up.weight', 172, 64);
     expect(Array.from(back.quant.codes)).toEqual(Array.from(direct.quant.codes));
     expect(Array.from(back.quant.scales)).toEqual(Array.from(direct.quant.scales));
     expect(Array.from(back.colScale!)).toEqual(Array.from(direct.colScale));
+    // q, k and v share one t (one scaling of their input at run time); o has its own.
+    const t = async (base: string) => Array.from((await readGroupQuantized(out, `${base}.weight`, base.endsWith('q') || base.endsWith('output') ? 64 : 32, 64)).colScale!);
+    expect(await t('blk.1.attn_k')).toEqual(await t('blk.1.attn_q'));
+    expect(await t('blk.1.attn_v')).toEqual(await t('blk.1.attn_q'));
+    expect(await t('blk.1.attn_output')).not.toEqual(await t('blk.1.attn_q'));
     expect(groupTensorInfos(out, 'blk.2.ffn_up.weight').codes!.ne).toEqual([24, 172]); // 64 codes × 3 bits = 24 bytes per row
   });
 

@@ -9,7 +9,7 @@ import { groupTensors, quantMetadata } from './gguf-layout.ts';
 import { readTypedMetadata } from './gguf-meta.ts';
 import { foldPreSinq, type FoldGroup, type FoldMatrix, type PreSinqOptions } from './presinq.ts';
 import { quantizeRtn } from './groups.ts';
-import { quantizeSinq } from './sinq.ts';
+import { quantizeSinqShared } from './sinq.ts';
 
 export type QuantMethod = 'rtn' | 'sinq' | 'presinq';
 /** Standard GGUF block types pre-SINQ can write. */
@@ -39,6 +39,17 @@ export function linearNames(nLayers: number, hasOutput: boolean): string[] {
   const perLayer = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
   const names = Array.from({ length: nLayers }, (_, l) => perLayer.map((n) => `blk.${l}.${n}.weight`)).flat();
   return hasOutput ? [...names, 'output.weight'] : names;
+}
+
+const missing = (name: string): never => {
+  throw new FormatError(`missing tensor '${name}'`);
+};
+
+/** Linears grouped by the input they read: q|k|v, o, gate|up, down per layer, and the output matrix. */
+export function inputGroups(nLayers: number, hasOutput: boolean): string[][] {
+  const groups = Array.from({ length: nLayers }, (_, l) => [['attn_q', 'attn_k', 'attn_v'], ['attn_output'], ['ffn_gate', 'ffn_up'], ['ffn_down']]
+    .map((g) => g.map((n) => `blk.${l}.${n}.weight`))).flat();
+  return hasOutput ? [...groups, ['output.weight']] : groups;
 }
 
 function matrixOf(t: ModelTensor): FoldMatrix {
@@ -80,6 +91,8 @@ export interface QuantizeModelOptions {
   readonly symmetric?: boolean;
   /** sinq only: the kurtosis gate (default off). */
   readonly kurtosisGate?: boolean;
+  /** sinq only: one t per linear (the paper) instead of one per shared input (default false; the runtime needs shared). */
+  readonly perLinearScale?: boolean;
   /** presinq only: GGUF type of the linears and token embedding (default Q4_0); 'F32' writes the folded model unquantized. */
   readonly target?: PreSinqTarget;
   readonly presinq?: PreSinqOptions;
@@ -141,22 +154,26 @@ export async function quantizeGgufModel(file: GgufFile, options: QuantizeModelOp
   if (bits === undefined) throw new RangeError(`--bits is required for method ${options.method}`);
   const group = options.group ?? 64;
   const symmetric = options.method === 'rtn' && options.symmetric === true;
-  let written = 0;
+  // SINQ shares t among the linears that read one input (t is applied to that input once at run time); with
+  // `perLinearScale` every linear gets its own t, the paper's setting, which the runtime cannot run (q/k/v would need
+  // three scaled copies of their input) but the CPU reference can score.
+  const quantized = new Map<string, GgufWriteTensor[]>();
+  const sharing = options.perLinearScale ? [...linears].map((n) => [n]) : inputGroups(nLayers, tensors.has('output.weight'));
+  for (const names of sharing) {
+    const ms = names.map((n) => matrixOf(tensors.get(n) ?? missing(n)));
+    if (!groupFits(ms[0]!.cols, group)) continue;
+    const results = options.method === 'sinq'
+      ? quantizeSinqShared(ms, ms[0]!.cols, { bits, group, kurtosisGate: options.kurtosisGate === true })
+      : ms.map((m) => ({ quant: quantizeRtn(m.values, m.rows, m.cols, { bits, group, symmetric }), colScale: undefined }));
+    names.forEach((n, i) => quantized.set(n, groupTensors(n, results[i]!.quant, symmetric, results[i]!.colScale)));
+  }
   for (const t of tensors.values()) {
-    const m = t.ne.length === 2 ? matrixOf(t) : undefined;
-    if (m && linears.has(t.name) && groupFits(m.cols, group)) {
-      const q = options.method === 'sinq'
-        ? quantizeSinq(m.values, m.rows, m.cols, { bits, group, kurtosisGate: options.kurtosisGate === true })
-        : { quant: quantizeRtn(m.values, m.rows, m.cols, { bits, group, symmetric }), colScale: undefined };
-      out.push(...groupTensors(t.name, q.quant, symmetric, q.colScale));
-      written++;
-    } else {
-      // Norms, the token embedding and linears whose width is not whole groups keep their source precision (F32 for
-      // F32 sources; anything else is written as F16 so quantized inputs are not silently widened).
-      out.push(encodeTensor(t, t.sourceType === 'F32' ? 'F32' : 'F16'));
-    }
+    // Norms, the token embedding and linears whose width is not whole groups keep their source precision (F32 for
+    // F32 sources; anything else is written as F16 so quantized inputs are not silently widened).
+    out.push(...(quantized.get(t.name) ?? [encodeTensor(t, t.sourceType === 'F32' ? 'F32' : 'F16')]));
     progress();
   }
+  const written = quantized.size;
   if (written === 0) throw new RangeError(`no linear layer has a width that is a multiple of the group size ${group}`);
   Object.assign(metadata, quantMetadata(options.method, bits, group, symmetric));
   return writeGguf(metadata, out);

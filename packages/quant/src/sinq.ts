@@ -144,10 +144,25 @@ export interface SinqQuantized {
  * The tile is the scale group, so each (row, group) has exactly one (s, z), as in the repo's 1-D mode.
  */
 export function quantizeSinq(w: ArrayLike<number>, rows: number, cols: number, options: SinqOptions): SinqQuantized {
+  return quantizeSinqShared([{ values: w, rows }], cols, options)[0]!;
+}
+
+/**
+ * SINQ for linears that read the same input (q|k|v, gate|up): the Sinkhorn iteration of each slab runs on the rows
+ * of all of them concatenated (as pre-SINQ's shared scales, methods.md §2.3), so they get one t — applied to the
+ * input once at run time — while each row keeps its own μ and RTN. With one matrix this is the paper's SINQ.
+ */
+export function quantizeSinqShared(matrices: readonly { values: ArrayLike<number>; rows: number }[], cols: number, options: SinqOptions): SinqQuantized[] {
   const { bits, group = 64, iterations = SINKHORN.iterations, kurtosisGate = false } = options;
-  checkGroupShape(rows, cols, bits, group);
-  if (w.length !== rows * cols) throw new RangeError(`quantizeSinq: ${w.length} values for ${rows}×${cols}`);
-  for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i]!)) throw new RangeError(`quantizeSinq: non-finite weight at row ${Math.floor(i / cols)}, col ${i % cols}`);
+  const rows = matrices.reduce((n, m) => n + m.rows, 0);
+  for (const m of matrices) {
+    checkGroupShape(m.rows, cols, bits, group);
+    if (m.values.length !== m.rows * cols) throw new RangeError(`quantizeSinq: ${m.values.length} values for ${m.rows}×${cols}`);
+    for (let i = 0; i < m.values.length; i++) if (!Number.isFinite(m.values[i]!)) throw new RangeError(`quantizeSinq: non-finite weight at row ${Math.floor(i / cols)}, col ${i % cols}`);
+  }
+  const w = new Float64Array(rows * cols);
+  let at = 0;
+  for (const m of matrices) for (let i = 0; i < m.values.length; i++) w[at++] = m.values[i]!;
   const gated = kurtosisGate && kurtosis(w) > SINKHORN.kurtosisGate;
   const groupsPerRow = cols / group;
   const maxCode = (1 << bits) - 1;
@@ -184,5 +199,16 @@ export function quantizeSinq(w: ArrayLike<number>, rows: number, cols: number, o
       zeros[r * groupsPerRow + g] = z;
     }
   }
-  return { quant: { rows, cols, bits, group, codes, scales, zeros }, colScale, gated, traces };
+  // Split the concatenated rows back into one result per matrix, all sharing t.
+  let row = 0;
+  return matrices.map((m) => {
+    const [r0, r1] = [row, (row += m.rows)];
+    const quant = {
+      rows: m.rows, cols, bits, group,
+      codes: codes.slice(r0 * cols, r1 * cols),
+      scales: scales.slice(r0 * groupsPerRow, r1 * groupsPerRow),
+      zeros: zeros.slice(r0 * groupsPerRow, r1 * groupsPerRow),
+    };
+    return { quant, colScale: Float32Array.from(colScale), gated, traces };
+  });
 }

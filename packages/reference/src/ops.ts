@@ -143,6 +143,16 @@ export function siluMul(gate: Float32Array, up: Float32Array): Float32Array {
   return out;
 }
 
+/**
+ * x[t, j] · scale[j] for x [nTokens, cols]: SINQ's per-input-column scale t applied to a linear's input
+ * (methods.md §2.1), the twin of scale_columns.
+ */
+export function scaleColumns(x: Float32Array, scale: Float32Array, nTokens: number, cols: number): Float32Array {
+  expectLength('scaleColumns x', x, nTokens * cols);
+  expectLength('scaleColumns scale', scale, cols);
+  return Float32Array.from(x, (v, i) => v * scale[i % cols]!);
+}
+
 /** Elementwise `a + b` (the residual connection). */
 export function add(a: Float32Array, b: Float32Array): Float32Array {
   expectLength('add b', b, a.length);

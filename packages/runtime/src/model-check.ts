@@ -1,6 +1,7 @@
 // Everything the engine checks about a parsed model file before it touches the GPU: the Llama hyperparameters, the
 // tokenizer, every tensor's presence, type and shape, and whether the model fits the device's limits. A hostile or
 // broken file fails here with a one-line FormatError (or a QgpuError for device limits), before any allocation.
+import { groupTensorInfos, isGroupQuantized } from '@qgpu/quant';
 import { assertSupportedType, FormatError, printable, type GgufFile, type GgufTensorInfo } from '@qgpu/formats';
 import { tokenizerFromGguf, type Tokenizer } from '@qgpu/tokenizer';
 import { QgpuError } from './errors.ts';
@@ -54,7 +55,7 @@ export function checkModelFile(file: GgufFile): CheckedModel {
   const name = file.source.name;
   const config = llamaConfigFromGguf(file);
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
-  const hasOutput = byName.has(GGUF_NAMES.output);
+  const hasOutput = byName.has(GGUF_NAMES.output) || isGroupQuantized(file, GGUF_NAMES.output);
   // Bounded before the list of names is built: a block_count the tensor table cannot back is an error at once.
   const needed = 2 + (hasOutput ? 1 : 0) + 9 * config.nLayers;
   if (needed > file.tensors.length) {
@@ -62,6 +63,13 @@ export function checkModelFile(file: GgufFile): CheckedModel {
   }
   const tensors = new Map<string, { info: GgufTensorInfo; ne: number[] }>();
   for (const [tensorName, ne] of expectedTensors(config, hasOutput)) {
+    // A group-quantized linear (qgpu.quant RTN / SINQ) has parts instead of the matrix; readGroupQuantized checks
+    // their shapes at load. Its packed codes stand for it in the memory estimate.
+    const codes = isGroupQuantized(file, tensorName) ? groupTensorInfos(file, tensorName).codes : undefined;
+    if (codes) {
+      tensors.set(tensorName, { info: codes, ne });
+      continue;
+    }
     const info = byName.get(tensorName);
     if (!info) throw new FormatError(`${name}: missing tensor '${tensorName}'`, 'missing');
     assertSupportedType(info, name);

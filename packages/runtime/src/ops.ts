@@ -68,6 +68,21 @@ export function rmsNorm(p: PlanBuilder, x: GpuTensor, weight: GpuTensor, out: Gp
   p.dispatch(kernels.rms_norm, { params: { dim, eps }, bindings: { x, weight, out }, workgroups: [nTokens] });
 }
 
+/**
+ * x ⊙= t in place when the linears in `readers` carry SINQ's per-input-column scale t (methods.md §2.5), before their
+ * tables or int8 codes are built from x. Readers of one input share one t (the loader shares the tensor); a mix of
+ * scaled and unscaled readers would need two copies of x and is rejected.
+ */
+export function inputColumnScale(p: PlanBuilder, x: GpuTensor, readers: readonly Weight[], nTokens: number): void {
+  const scales = new Set(readers.map((w) => (w.format === 'lut' ? w.inputScale : undefined)));
+  if (scales.size > 1) throw new Error(`linears sharing one input carry different column scales (${readers.length} readers)`);
+  const [scale] = scales;
+  if (!scale) return;
+  const cols = scale.shape[0]!;
+  const n = nTokens * cols;
+  p.dispatch(kernels.scale_columns, { params: { cols, n }, bindings: { scale, x }, workgroups: [Math.ceil(n / kernels.scale_columns.overrides.WG_SIZE)], label: 'scale_columns' });
+}
+
 /** Whether `w` has an integer-dot kernel, i.e. whether linear() uses int8 activations for it. */
 export function hasInt8Kernel(w: Weight): boolean {
   return w.format === 'q8_0' || w.format === 'q4_0' || w.format === 'q4_k';

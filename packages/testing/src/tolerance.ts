@@ -223,6 +223,26 @@ export const TOLERANCES = {
       + 'of the group range; through 5 layers of stories260K this measured max |Δlogit| 0.154, NMSE 1.4e-5 (10 tokens '
       + '× 512); bounds 2× and 7× that. A wrong zero point or scale gives NMSE > 1e-2',
   },
+  /**
+   * A group-quantized (qgpu.quant RTN / SINQ) model on the GPU LUT path vs the CPU reference on the dequantized
+   * weights s·(q − z)·t: the same weights; the GPU applies t to the activation (f32) and sums T-MAC table lookups.
+   */
+  logitsGroupQuantGpuVsReference: {
+    atol: 1e-4,
+    rtol: 0,
+    reason: 'identical weights through 5 layers; the GPU rounds x·t to f32 and sums b bit-planes of f32 table entries per '
+      + '32 columns (lutVsTwin), the reference multiplies the f32-rounded s·(q − z)·t in double: measured max |Δlogit| '
+      + '5.7e-6 to 8.6e-6 (stories260K SINQ 4-bit/64, 3-bit/32, RTN 2-bit/64, 12 tokens, lavapipe); bound ~12× that, as '
+      + 'logitsLutVsDequantExact',
+  },
+  /** A position-encoding cos/sin table (llama/rope.ts) vs the same angles from the reference's formulas. */
+  ropeTableVsReference: {
+    atol: 2.5e-7,
+    rtol: 0,
+    reason: 'both sides compute angle, cos and sin in double and store f32, so they differ by at most one f32 rounding of '
+      + 'values ≤ 1.15 (YaRN mscale at factor 4): 2^-24·1.15 ≈ 7e-8 per side; 2.5e-7 allows two roundings plus the '
+      + 'double-precision difference of two formula orders (~1e-13 rad at 700 positions)',
+  },
 } as const satisfies Record<string, Tolerance>;
 
 /** A key of {@link TOLERANCES}. */

@@ -4,7 +4,7 @@
 // gate/up share xb); on the dequant path prep() records nothing, so the same lines describe every path.
 import type { GpuTensor, PipelineCache, Plan } from '@qgpu/gpu';
 import { PlanBuilder } from '@qgpu/gpu';
-import { addInPlace, argmax, attention, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, ropeLlama, rowsOf, siluMul, type KernelPath } from '../ops.ts';
+import { addInPlace, argmax, attention, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, ropeLlama, rowsOf, siluMul, type KernelPath } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 import type { LlamaWeights } from './load.ts';
 import { embedSplit, linearSplit } from './row-split.ts';
@@ -25,8 +25,11 @@ export function buildForwardPlan(
   const p = new PlanBuilder(cache, ws.stepBuffer, label);
   // Each linear input is prepared once for the linears that read it: int8 codes (dp4a) or T-MAC tables (lut); on the
   // dequant path both return undefined and record nothing.
-  const prepRows = (rows: number, x: GpuTensor, ...readers: Weight[]) =>
-    [int8Input(p, path, x, readers, ws.int8, rows), lutInput(p, path, x, readers, ws.lut, rows)] as const;
+  // SINQ weights first scale the input in place by their shared per-column t (x ⊙= t; nothing for other formats).
+  const prepRows = (rows: number, x: GpuTensor, ...readers: Weight[]) => {
+    inputColumnScale(p, x, readers, rows);
+    return [int8Input(p, path, x, readers, ws.int8, rows), lutInput(p, path, x, readers, ws.lut, rows)] as const;
+  };
   const prep = (x: GpuTensor, ...readers: Weight[]) => prepRows(n, x, ...readers);
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, ropeDim, vocabSize, normEps } = cfg;
   const dims = { nHeads, nKvHeads, headDim };

@@ -4,7 +4,8 @@ import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 import type { LlamaConfig } from './config.ts';
 import { GGUF_NAMES } from './names.ts';
 import { uploadRowSplit, type RowSplitWeight } from './row-split.ts';
-import { uploadWeight, weightTensors, type LutOptions, type Weight } from './weight.ts';
+import { uploadGroupWeight, uploadWeight, weightTensors, type LutOptions, type Weight } from './weight.ts';
+import { groupTensorInfos, isGroupQuantized, readGroupQuantized } from '@qgpu/quant';
 
 export type { Weight } from './weight.ts';
 
@@ -47,10 +48,11 @@ export function checkLlamaTensors(file: GgufFile, config: LlamaConfig): { find: 
     if (!t) throw new FormatError(`${fileName}: missing tensor '${name}'`);
     return t;
   };
-  const hasOutput = byName.has(GGUF_NAMES.output);
+  const hasOutput = byName.has(GGUF_NAMES.output) || isGroupQuantized(file, GGUF_NAMES.output);
   const names = [GGUF_NAMES.tokenEmbedding, GGUF_NAMES.outputNorm, ...(hasOutput ? [GGUF_NAMES.output] : []),
     ...Array.from({ length: config.nLayers }, (_, i) => Object.values(GGUF_NAMES.layer(i))).flat()];
-  for (const n of names) assertSupportedType(find(n), fileName);
+  // A linear stored group-quantized (qgpu.quant RTN / SINQ, docs/quantization.md) has parts instead of the matrix.
+  for (const n of names) if (!isGroupQuantized(file, n)) assertSupportedType(find(n), fileName);
   return { find, names, hasOutput };
 }
 
@@ -66,9 +68,22 @@ export async function loadLlamaWeights(
 ): Promise<LlamaWeights> {
   const fileName = file.source.name;
   const { find, names, hasOutput } = checkLlamaTensors(file, config);
-  const totalBytes = names.reduce((sum, n) => sum + find(n).byteLength, 0);
+  const fileBytes = (name: string) => (isGroupQuantized(file, name)
+    ? Object.values(groupTensorInfos(file, name)).reduce((sum, t) => sum + t.byteLength, 0)
+    : find(name).byteLength);
+  const totalBytes = names.reduce((sum, n) => sum + fileBytes(n), 0);
   let loadedBytes = 0;
   const buffers: GpuTensor[] = [];
+  const sharedScales = new Map<string, GpuTensor>();
+  const groupMatrix = async (name: string, rows: number, cols: number): Promise<Weight> => {
+    signal?.throwIfAborted();
+    const { quant, colScale } = await readGroupQuantized(file, name, rows, cols);
+    loadedBytes += fileBytes(name);
+    onProgress?.(loadedBytes, totalBytes);
+    const weight = uploadGroupWeight(device, name, quant, colScale, sharedScales);
+    buffers.push(...weightTensors(weight));
+    return weight;
+  };
 
   const readChecked = async (info: GgufTensorInfo, expectedNe: number[]) => {
     signal?.throwIfAborted();
@@ -82,6 +97,7 @@ export async function loadLlamaWeights(
   };
 
   const matrix = async (name: string, rows: number, cols: number, asLinear = true): Promise<Weight> => {
+    if (isGroupQuantized(file, name)) return groupMatrix(name, rows, cols);
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);
@@ -90,6 +106,9 @@ export async function loadLlamaWeights(
     return weight;
   };
   const rowSplit = async (name: string, rows: number, cols: number, asLinear: boolean): Promise<RowSplitWeight> => {
+    // Group-quantized matrices are not split (one piece): fine below the binding limit, which the LUT planes of a
+    // vocabulary-sized matrix at ≤ 8 bits reach only past ~130M weights.
+    if (isGroupQuantized(file, name)) return { rows, cols, pieces: [{ firstRow: 0, weight: await groupMatrix(name, rows, cols) }] };
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);

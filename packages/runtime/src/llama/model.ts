@@ -4,6 +4,7 @@
 // submits once and reads back 4 bytes.
 import type { GgufFile } from '@qgpu/formats';
 import { PipelineCache, type DeviceContext, type Plan } from '@qgpu/gpu';
+import { hasGroupQuantization } from '@qgpu/quant';
 import { checkAttentionDims, checkKernelPath, checkKvCacheType, type KernelPath, type KvCacheType } from '../ops.ts';
 import { llamaConfigFromGguf, type LlamaConfig } from './config.ts';
 import { buildForwardPlan } from './forward.ts';
@@ -58,7 +59,13 @@ export class LlamaModel {
 
   static async load(ctx: DeviceContext, file: GgufFile, options: LlamaModelOptions = {}): Promise<LlamaModel> {
     const config = llamaConfigFromGguf(file);
-    const kernelPath = checkKernelPath(options.kernelPath ?? 'dequant');
+    // Group-quantized RTN / SINQ files (qgpu.quant, docs/quantization.md) hold asymmetric 2..8-bit codes that only the
+    // LUT kernels run, so they always take the lut path.
+    const grouped = hasGroupQuantization(file);
+    if (grouped && options.kernelPath !== undefined && options.kernelPath !== 'lut') {
+      throw new Error(`${file.source.name} is group-quantized (qgpu.quant); it runs on kernel path 'lut' only, not '${options.kernelPath}'`);
+    }
+    const kernelPath = checkKernelPath(grouped ? 'lut' : options.kernelPath ?? 'dequant');
     if (kernelPath === 'dp4a' && !ctx.wgslFeatures.has('packed_4x8_integer_dot_product')) {
       throw new Error("kernel path 'dp4a' needs the WGSL feature packed_4x8_integer_dot_product, which this WebGPU implementation lacks; use 'dequant'");
     }

@@ -3,6 +3,7 @@
 // The 'lut' format (T-MAC bit-planes, @qgpu/formats lut/) is converted from any stored type at load, on request.
 import { decodeToF32, lutFromTensor, repack, tensorAsF16Bits, type LutBits, type LutGroup, type QuantTypeName } from '@qgpu/formats';
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
+import { lutFromGroups, type GroupQuantized } from '@qgpu/quant';
 
 type Parts<K extends string> = { readonly [P in K]: GpuTensor };
 
@@ -15,7 +16,11 @@ export type Weight = { readonly rows: number; readonly cols: number } & (
   | { readonly format: 'q5_1'; readonly parts: Parts<'qs' | 'qh' | 'dm'> }
   | { readonly format: 'q4_k'; readonly parts: Parts<'qs' | 'scales' | 'dm'> }
   | { readonly format: 'q6_k'; readonly parts: Parts<'ql' | 'qh' | 'scales' | 'd'> }
-  | { readonly format: 'lut'; readonly bits: LutBits; readonly group: LutGroup; readonly parts: Parts<'planes' | 'scales' | 'zeros'> }
+  | {
+    readonly format: 'lut'; readonly bits: LutBits; readonly group: LutGroup; readonly parts: Parts<'planes' | 'scales' | 'zeros'>;
+    /** SINQ's per-input-column scale t [cols] (f32), applied to the input once (ops.inputColumnScale); absent for RTN. */
+    readonly inputScale?: GpuTensor;
+  }
 );
 
 export type WeightFormat = Weight['format'];
@@ -26,7 +31,8 @@ const QUANT_FORMATS: Readonly<Record<QuantTypeName, Exclude<WeightFormat, 'f32' 
 
 /** The GPU buffers a weight owns (for freeing and for memory accounting). */
 export function weightTensors(w: Weight): GpuTensor[] {
-  return 'data' in w ? [w.data] : Object.values(w.parts);
+  if ('data' in w) return [w.data];
+  return w.format === 'lut' && w.inputScale ? [...Object.values(w.parts), w.inputScale] : Object.values(w.parts);
 }
 
 /**
@@ -73,4 +79,23 @@ export function uploadLutWeight(device: GPUDevice, name: string, typeName: 'F32'
     zeros: uploadTensor(device, `${name}.zeros`, [w.zeros.length], 'f32', w.zeros),
   };
   return { format: 'lut', rows, cols, bits: w.bits, group: w.group, parts };
+}
+
+/**
+ * A group-quantized matrix (RTN / SINQ codes from a qgpu.quant file, @qgpu/quant) on the LUT kernels: converted
+ * exactly (lutFromGroups), with SINQ's column scale uploaded once per distinct t — `sharedScales` maps a t already
+ * uploaded for another linear of the same input to its tensor, so readers of one input share one tensor.
+ */
+export function uploadGroupWeight(device: GPUDevice, name: string, quant: GroupQuantized, colScale: Float32Array | undefined, sharedScales: Map<string, GpuTensor>): Weight {
+  const w = lutFromGroups(quant);
+  const parts = {
+    planes: uploadTensor(device, `${name}.planes`, [w.planes.length], 'u32', w.planes),
+    scales: uploadTensor(device, `${name}.scales`, [w.scales.length], 'f32', w.scales),
+    zeros: uploadTensor(device, `${name}.zeros`, [w.zeros.length], 'f32', w.zeros),
+  };
+  if (!colScale) return { format: 'lut', rows: w.rows, cols: w.cols, bits: w.bits, group: w.group, parts };
+  const key = Array.from(colScale).join(',');
+  const inputScale = sharedScales.get(key) ?? uploadTensor(device, `${name}.col_scale`, [colScale.length], 'f32', Float32Array.from(colScale));
+  sharedScales.set(key, inputScale);
+  return { format: 'lut', rows: w.rows, cols: w.cols, bits: w.bits, group: w.group, parts, inputScale };
 }

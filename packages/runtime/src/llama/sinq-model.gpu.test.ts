@@ -1,0 +1,64 @@
+// SINQ / RTN group-quantized models (qgpu.quant GGUF, @qgpu/quant) on the GPU: the scale_columns kernel against its
+// CPU twin, then whole stories260K models quantized in memory, loaded (always on the LUT kernels, t applied to each
+// linear input once), compared with the CPU reference running the dequantized weights s·(q − z)·t, and generating.
+import { bytesSource, f16ArrayToF32, f32ToF16, readGguf } from '@qgpu/formats';
+import type { DeviceContext } from '@qgpu/gpu';
+import { dequantizedGguf, quantizeGgufModel, readTypedMetadata, type QuantizeModelOptions } from '@qgpu/quant';
+import { loadReferenceModel, ReferenceLlama, scaleColumns } from '@qgpu/reference';
+import * as kernels from '@qgpu/shaders';
+import { expectClose, randomFloats, readSharedBytes, readTensor, runKernel, testGpu, TOLERANCES, upload } from '@qgpu/testing';
+import { describe, expect, it } from 'vitest';
+import { LlamaModel } from './model.ts';
+
+const gpu = await testGpu();
+const ctx = gpu.ctx as DeviceContext;
+
+describe.skipIf(!gpu.ctx)(`SINQ / RTN group-quantized models on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped: ${gpu.reason})`}`, () => {
+  it.each([[1, 64], [3, 172], [5, 33]])('scale_columns tokens=%i cols=%i vs the twin (f32, and f16 where supported)', async (n, cols) => {
+    const x = randomFloats(n + cols, n * cols, 3);
+    const t = randomFloats(cols, cols, 1).map((v) => 0.5 + Math.abs(v) * 2);
+    const xt = upload(ctx, 'x', [n, cols], 'f32', x);
+    await runKernel(ctx, 'f32', kernels.scale_columns, {
+      params: { cols, n: n * cols }, bindings: { scale: upload(ctx, 't', [cols], 'f32', t), x: xt }, workgroups: [Math.ceil((n * cols) / 64)],
+    });
+    expectClose(new Float32Array(await readTensor(ctx.device, xt), 0, n * cols), scaleColumns(x, t, n, cols), TOLERANCES.f32Elementwise);
+    if (!ctx.hasF16) return;
+    const x16 = f16ArrayToF32(Uint16Array.from(x, f32ToF16));
+    const xt16 = upload(ctx, 'x16', [n, cols], 'f16', Uint16Array.from(x, f32ToF16));
+    await runKernel(ctx, 'f16', kernels.scale_columns, {
+      params: { cols, n: n * cols }, bindings: { scale: upload(ctx, 't', [cols], 'f32', t), x: xt16 }, workgroups: [Math.ceil((n * cols) / 64)],
+    });
+    const got = f16ArrayToF32(new Uint16Array(await readTensor(ctx.device, xt16), 0, n * cols));
+    expectClose(got, f16ArrayToF32(Uint16Array.from(scaleColumns(x16, t, n, cols), f32ToF16)), TOLERANCES.f16Activations);
+  });
+
+  const CASES: [string, QuantizeModelOptions][] = [
+    ['sinq 4-bit group 64', { method: 'sinq', bits: 4, group: 64 }],
+    ['sinq 3-bit group 32', { method: 'sinq', bits: 3, group: 32 }],
+    ['rtn 2-bit group 64', { method: 'rtn', bits: 2, group: 64 }],
+  ];
+  it.each(CASES)('stories260K %s: GPU (lut path) logits match the CPU reference on s·(q − z)·t, and it generates', async (_label, options) => {
+    const source = await readGguf(bytesSource(readSharedBytes('models/stories260K/stories260K-f32.gguf'), 'stories260K-f32.gguf'));
+    const file = await readGguf(bytesSource(await quantizeGgufModel(source, options), 'quantized.gguf'));
+    const model = await LlamaModel.load(ctx, file);
+    expect(model.kernelPath).toBe('lut');
+    const wq = model.weights.layers[0]!.wq;
+    expect(wq.format === 'lut' && [wq.bits, wq.inputScale !== undefined]).toEqual([options.bits, options.method === 'sinq']);
+    const tokens = [1, 403, 407, 261, 378, 300, 45, 9, 77, 12, 99, 400];
+    const { logits } = await model.forward(tokens, 0, 'all');
+    const next = await model.decodeGreedy(tokens.length);
+    model.destroy();
+    const { config, weights } = await loadReferenceModel(await readGguf(bytesSource(await dequantizedGguf(file, await readTypedMetadata(file)), 'deq.gguf')));
+    const expected = new ReferenceLlama(config, weights).forward(tokens, 0);
+    const stats = expectClose(Float32Array.from(logits.flatMap((row) => Array.from(row))), expected, TOLERANCES.logitsGroupQuantGpuVsReference, 'gpu vs reference');
+    console.info(`${gpu.adapter} ${_label}: max |Δlogit| vs CPU reference ${stats.maxAbsError.toExponential(2)}`);
+    expect(next).toBeGreaterThanOrEqual(0);
+    expect(next).toBeLessThan(config.vocabSize);
+  });
+
+  it('rejects another kernel path for a group-quantized file with one clear message', async () => {
+    const source = await readGguf(bytesSource(readSharedBytes('models/stories260K/stories260K-f32.gguf'), 'stories260K-f32.gguf'));
+    const file = await readGguf(bytesSource(await quantizeGgufModel(source, { method: 'rtn', bits: 4 }), 'rtn4.gguf'));
+    await expect(LlamaModel.load(ctx, file, { kernelPath: 'dequant' })).rejects.toThrow(/runs on kernel path 'lut' only/);
+  });
+});
