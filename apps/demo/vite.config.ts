@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
+import { cspHeaders } from './csp.ts';
 import { modelsMiddleware } from './models-middleware.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -19,7 +20,8 @@ function serveModels(): Plugin {
 
 export default defineConfig({
   root: here,
-  plugins: [serveModels()],
+  // The CSP first, so its header is on every response (models and the worker script included).
+  plugins: [cspHeaders(resolve(here, 'index.html'), resolve(here, 'dist/index.html')), serveModels()],
   server: { port: Number(process.env.PORT ?? 5173), strictPort: true },
   preview: { port: Number(process.env.PORT ?? 4173), strictPort: true },
   // Pre-bundled at startup: discovering it on first page load makes Vite reload the page mid-run.
