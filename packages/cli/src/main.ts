@@ -122,10 +122,14 @@ async function main(argv: string[]): Promise<void> {
       const onText = values.json ? undefined : (piece: string) => process.stdout.write(piece);
       const result = await engine.generate(prompt, options, onText);
       if (values.json) {
-        const { promptIds, generatedIds, text, stopReason, stats } = result;
-        console.log(JSON.stringify({ prompt_ids: promptIds, generated_ids: generatedIds, text, stop_reason: stopReason, stats, adapter: (await engine.info()).adapter }));
+        const { promptIds, generatedIds, text, stopReason, stopDetail, contextShifts, stats } = result;
+        console.log(JSON.stringify({
+          prompt_ids: promptIds, generated_ids: generatedIds, text, stop_reason: stopReason, stop_detail: stopDetail, context_shifts: contextShifts,
+          stats, adapter: (await engine.info()).adapter,
+        }));
       } else {
         process.stdout.write('\n');
+        if (result.stopDetail) console.error(`[stopped: ${result.stopDetail}]`);
         const s = result.stats;
         console.error(`[${s.promptTokens} prompt tokens, ${s.generatedTokens} generated; prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s]`);
       }
