@@ -2,7 +2,7 @@
 // HF names, q/k rows back to rotate_half order, GGUF dims reversed to PyTorch shapes. Used to build test models
 // from the GGUF fixtures (a converted model must generate exactly what the GGUF does) and by `qgpu` tooling.
 import {
-  f32ArrayToBf16, f32ToF16, readTensorBytes, tensorToF32, writeSafetensors,
+  f32ArrayToBf16, f32ToF16, mulberry32, readTensorBytes, tensorToF32, writeSafetensors,
   type GgufFile, type SafetensorsDtype, type SafetensorsTensorInput, type SupportedTensorType,
 } from '@qgpu/formats';
 import { llamaConfigFromGguf } from './config.ts';
@@ -63,4 +63,53 @@ export async function hfCheckpointFromGguf(file: GgufFile, dtype: Extract<Safete
     _name_or_path: c.name,
   };
   return { config, safetensors: writeSafetensors(tensors, { format: 'pt' }) };
+}
+
+/** Shape of a random test model (HF config names). */
+export interface RandomHfLlamaShape {
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly vocabSize: number;
+  readonly contextLength: number;
+  readonly tied: boolean;
+}
+
+/**
+ * A seeded random-weight Llama checkpoint in HF layout (BF16, as most HF checkpoints ship), for exercising the
+ * safetensors path with a real tokenizer's vocabulary size. Weights ~ U(−1, 1)/√fan_in, norms 1.
+ */
+export function randomHfLlama(shape: RandomHfLlamaShape, seed: number): HfCheckpoint {
+  const random = mulberry32(seed);
+  const tensors: SafetensorsTensorInput[] = [];
+  const headDim = shape.hiddenSize / shape.heads;
+  const matrix = (name: string, rows: number, cols: number) => {
+    const values = Float32Array.from({ length: rows * cols }, () => (random() * 2 - 1) / Math.sqrt(cols));
+    tensors.push({ name, dtype: 'BF16', shape: [rows, cols], data: f32ArrayToBf16(values) });
+  };
+  const norm = (name: string) => tensors.push({ name, dtype: 'BF16', shape: [shape.hiddenSize], data: f32ArrayToBf16(new Float32Array(shape.hiddenSize).fill(1)) });
+  matrix('model.embed_tokens.weight', shape.vocabSize, shape.hiddenSize);
+  for (let i = 0; i < shape.layers; i++) {
+    const p = `model.layers.${i}.`;
+    norm(`${p}${HF_LAYER_NAMES.attnNorm}`);
+    matrix(`${p}${HF_LAYER_NAMES.wq}`, shape.heads * headDim, shape.hiddenSize);
+    matrix(`${p}${HF_LAYER_NAMES.wk}`, shape.kvHeads * headDim, shape.hiddenSize);
+    matrix(`${p}${HF_LAYER_NAMES.wv}`, shape.kvHeads * headDim, shape.hiddenSize);
+    matrix(`${p}${HF_LAYER_NAMES.wo}`, shape.hiddenSize, shape.heads * headDim);
+    norm(`${p}${HF_LAYER_NAMES.ffnNorm}`);
+    matrix(`${p}${HF_LAYER_NAMES.wGate}`, shape.intermediateSize, shape.hiddenSize);
+    matrix(`${p}${HF_LAYER_NAMES.wUp}`, shape.intermediateSize, shape.hiddenSize);
+    matrix(`${p}${HF_LAYER_NAMES.wDown}`, shape.hiddenSize, shape.intermediateSize);
+  }
+  norm('model.norm.weight');
+  if (!shape.tied) matrix('lm_head.weight', shape.vocabSize, shape.hiddenSize);
+  const config = {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: shape.hiddenSize, intermediate_size: shape.intermediateSize,
+    num_hidden_layers: shape.layers, num_attention_heads: shape.heads, num_key_value_heads: shape.kvHeads,
+    max_position_embeddings: shape.contextLength, rms_norm_eps: 1e-5, rope_theta: 10000, vocab_size: shape.vocabSize,
+    tie_word_embeddings: shape.tied, torch_dtype: 'bfloat16', _name_or_path: `random-llama-${seed}`,
+  };
+  return { config, safetensors: writeSafetensors(tensors) };
 }

@@ -5,9 +5,11 @@
 import { bytesSource, readGguf } from '@qgpu/formats';
 import type { DeviceContext } from '@qgpu/gpu';
 import { loadReference, readSharedBytes, testGpu, type ReferenceFile } from '@qgpu/testing';
+import { loadReferenceModel, ReferenceLlama } from '@qgpu/reference';
+import { tokenizerFromJson } from '@qgpu/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { openHfLlama, type HfQuantizeOptions } from './hf.ts';
-import { hfCheckpointFromGguf } from './hf-convert.ts';
+import { hfCheckpointFromGguf, randomHfLlama } from './hf-convert.ts';
 import { LlamaModel } from './model.ts';
 import { createEngine } from '../engine.ts';
 
@@ -60,5 +62,31 @@ describe.skipIf(skipReason !== '')(`safetensors Llama on ${gpu.adapter}${skipRea
     expect(result.text).toBe(reference.greedy.text);
     await engine.unload();
     await expect(engine.load(ggufBytes, { quantize: { method: 'rtn', bits: 8 } })).rejects.toThrow(/quantize on load needs a Hugging Face/);
+  });
+
+  it('BF16 random Llama with SmolLM2’s tokenizer.json: the engine tokenizes with that BPE (checked against HF in bpe.test.ts), greedy ids equal the CPU reference', async () => {
+    const tokenizerJson = readSharedBytes('models/tokenizers/smollm2-135m/tokenizer.json');
+    const { config, safetensors } = randomHfLlama({ hiddenSize: 64, intermediateSize: 96, layers: 2, heads: 4, kvHeads: 2, vocabSize: 49152, contextLength: 64, tied: true }, 5);
+    const engine = createEngine({ deviceContext: ctx });
+    await engine.load({ safetensors, config, tokenizer: tokenizerJson, name: 'random' });
+    const prompt = 'Once upon a time, in 2024, a café served 😀 emoji <|im_end|>';
+    const bpe = tokenizerFromJson(JSON.parse(new TextDecoder().decode(tokenizerJson)));
+    const ids = await engine.tokenize(prompt, false);
+    expect(ids).toEqual(bpe.encode(prompt));
+    expect(ids.at(-1)).toBe(2); // <|im_end|>, split out as a special token
+    const result = await engine.generate(prompt, { maxTokens: 8, temperature: 0, stopAtEos: false });
+    // The CPU reference forward over the same converted file, teacher-forced on the GPU's choices, must pick them too.
+    const file = await openHfLlama({ config, safetensors: bytesSource(safetensors, 'random.safetensors') });
+    const { config: c, weights } = await loadReferenceModel(file);
+    const sequence = [...result.promptIds, ...result.generatedIds];
+    const logits = new ReferenceLlama(c, weights).forward(sequence.slice(0, -1), 0);
+    const argmax = (row: number) => {
+      let best = 0;
+      for (let v = 1; v < c.vocabSize; v++) if (logits[row * c.vocabSize + v]! > logits[row * c.vocabSize + best]!) best = v;
+      return best;
+    };
+    expect(result.generatedIds.map((_, k) => argmax(result.promptIds.length - 1 + k))).toEqual(result.generatedIds);
+    expect(result.text).toBe(bpe.decode(result.generatedIds));
+    await engine.unload();
   });
 });
