@@ -72,6 +72,12 @@ export function blobSource(blob: Blob, name = blob instanceof File ? blob.name :
 }
 
 /**
+ * Every request for remote model bytes: CORS only (the server must allow this origin; opaque no-cors responses are
+ * never read) and no credentials (no cookies or HTTP auth go to model hosts, so a model URL cannot act as the user).
+ */
+export const REMOTE_FETCH = { mode: 'cors', credentials: 'omit' } as const satisfies RequestInit;
+
+/**
  * Reads a remote file with HTTP range requests. The size comes from a `HEAD` request (or, if the server does not
  * answer HEAD, from the `Content-Range` of a one-byte ranged GET). A server that ignores `Range` is an error,
  * because silently downloading the whole file per tensor would be disastrous.
@@ -79,10 +85,10 @@ export function blobSource(blob: Blob, name = blob instanceof File ? blob.name :
 export async function urlSource(url: string, init: { signal?: AbortSignal } = {}): Promise<ByteSource> {
   const signal = init.signal ?? null;
   let size = NaN;
-  const head = await fetch(url, { method: 'HEAD', signal, credentials: 'omit' }).catch(() => undefined);
+  const head = await fetch(url, { method: 'HEAD', signal, ...REMOTE_FETCH }).catch(() => undefined);
   if (head?.ok) size = Number(head.headers.get('content-length'));
   if (!Number.isFinite(size) || size <= 0) {
-    const probe = await fetch(url, { headers: { Range: 'bytes=0-0' }, signal, credentials: 'omit' });
+    const probe = await fetch(url, { headers: { Range: 'bytes=0-0' }, signal, ...REMOTE_FETCH });
     const total = probe.headers.get('content-range')?.split('/')[1];
     size = Number(total);
     await probe.body?.cancel();
@@ -97,7 +103,7 @@ export async function urlSource(url: string, init: { signal?: AbortSignal } = {}
       const res = await fetch(url, {
         headers: { Range: `bytes=${byteOffset}-${byteOffset + byteLength - 1}` },
         signal,
-        credentials: 'omit',
+        ...REMOTE_FETCH,
       });
       if (res.status !== 206 && !(res.status === 200 && byteOffset === 0 && byteLength === size)) {
         throw new FormatError(`${url}: server did not honour a range request (HTTP ${res.status})`, 'io');

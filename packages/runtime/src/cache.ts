@@ -11,6 +11,7 @@
 // i.e. browsers on https or localhost), a URL is downloaded once in full with progress, stored, and afterwards
 // read from the cached Blob by slices; no range request goes to the network. With `cache: false`, or where there is
 // no Cache Storage (Node, plain http), the URL is read with HTTP range requests as before (`urlSource`).
+import { REMOTE_FETCH } from '@qgpu/formats';
 import type { LoadOptions } from './engine-api.ts';
 import { QgpuError } from './errors.ts';
 
@@ -99,7 +100,7 @@ async function startDownload(url: string, options: FetchModelOptions): Promise<{
   const doFetch = options.fetch ?? globalThis.fetch;
   let response: Response;
   try {
-    response = await doFetch(url, options.signal ? { signal: options.signal } : {});
+    response = await doFetch(url, { ...REMOTE_FETCH, ...(options.signal ? { signal: options.signal } : {}) });
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error;
     throw new QgpuError('network', `could not download ${url}: ${(error as Error).message}`, { cause: error });

@@ -2,7 +2,7 @@
 // model.safetensors or its shards, tokenizer.json, optionally tokenizer_config.json) or as a base URL ending in '/'.
 // Either way the engine gets one GgufFile: HF models are presented by hf.ts, with their tokenizer carried in the
 // GGUF-spec metadata key `tokenizer.huggingface.json` and the chat template in `tokenizer.chat_template`.
-import { FormatError, readGguf, type ByteSource, type GgufFile } from '@qgpu/formats';
+import { FormatError, readGguf, REMOTE_FETCH, type ByteSource, type GgufFile } from '@qgpu/formats';
 import type { HfModelSource, LoadOptions, ModelFile, ModelSource } from '../engine-api.ts';
 import { openSource } from '../engine.ts';
 import { openHfLlama } from './hf.ts';
@@ -21,7 +21,7 @@ export function isHfModelSource(source: unknown): source is LocalHfModelSource {
 
 /** The files of an HF model published under `baseUrl` (ending in '/'), with shards from model.safetensors.index.json. */
 export async function hfSourceFromBaseUrl(baseUrl: string, signal?: AbortSignal): Promise<HfModelSource> {
-  const init = { signal: signal ?? null, credentials: 'omit' } as const;
+  const init = { signal: signal ?? null, ...REMOTE_FETCH };
   const index = await fetch(`${baseUrl}model.safetensors.index.json`, init).catch(() => undefined);
   let safetensors: string[] = [`${baseUrl}model.safetensors`];
   if (index?.ok) {
