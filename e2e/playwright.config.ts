@@ -18,6 +18,8 @@ export default defineConfig({
     browserName: 'chromium',
     headless: true,
     trace: 'retain-on-failure',
+    // A screenshot of every test's final page lands in test-results/ (the specs attach their own at key steps too).
+    screenshot: 'on',
     launchOptions: {
       // The system Chromium (Debian); browsers are never downloaded here (no `playwright install`).
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -38,7 +40,7 @@ export default defineConfig({
   projects: [{ name: 'chromium' }],
   webServer: {
     // The shader catalog is generated and not committed; rebuild it first, as vitest's global setup does.
-    command: `pnpm --filter @qgpu/shaders build && pnpm --filter @qgpu/demo exec vite --port ${port} --strictPort`,
+    command: `pnpm --filter @qgpu/shaders build && QGPU_E2E=1 pnpm --filter @qgpu/demo exec vite --port ${port} --strictPort`,
     cwd: '..',
     url: baseURL,
     reuseExistingServer: !process.env.CI,
