@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
+import { adapterName } from './adapter.ts';
 import { benchCopy, benchDp4a, benchLut, benchMatmul, copyWordsFor, lutSkipReason, parseShape, shapeLabel, skipReason, type CopyResult, type MatmulResult, type Shape } from './cases.ts';
 import { copyTable, markdownTable, pathTable, shapeList, writeRecord, type Row, type RunRecord, type Skip } from './report.ts';
 import type { TimingOptions } from './timing.ts';
@@ -43,14 +44,6 @@ const DEFAULT_SHAPES: Record<'lavapipe' | 'swiftshader', Record<'full' | 'quick'
     quick: [SHAPES.smolDown, SHAPES.qwenDown],
   },
 };
-
-/** lavapipe or swiftshader from the adapter's own description, so `auto` still names its results file right. */
-function adapterName(ctx: DeviceContext): string {
-  const info = ctx.adapterInfo;
-  if (info.architecture === 'swiftshader' || /swiftshader/i.test(info.description)) return 'swiftshader';
-  if (/llvmpipe/i.test(info.description) || /llvmpipe/i.test(info.device)) return 'lavapipe';
-  return (info.vendor || 'unknown').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
