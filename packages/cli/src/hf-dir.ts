@@ -2,8 +2,9 @@
 // tokenizer GGUF, model.safetensors or the shards listed in model.safetensors.index.json, tokenizer_config.json).
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { FormatError } from '@qgpu/formats';
-import type { LocalEngine } from '@qgpu/runtime';
+import { FormatError, readGguf, type ByteSource } from '@qgpu/formats';
+import { tokenizerFromGguf, type Tokenizer } from '@qgpu/tokenizer';
+import { isHfModelSource, openHfModel, type LocalEngine } from '@qgpu/runtime';
 import { nodeFileSource } from './node-file.ts';
 
 const exists = (path: string) => stat(path).then((s) => s.isFile(), () => false);
@@ -32,4 +33,11 @@ export async function nodeModelSource(path: string): Promise<EngineSource> {
     tokenizer: await nodeFileSource(file(tokenizer)),
     ...((await exists(file('tokenizer_config.json'))) ? { tokenizerConfig: JSON.parse(await readFile(file('tokenizer_config.json'), 'utf8')) as Record<string, unknown> } : {}),
   };
+}
+
+/** The tokenizer of a model path (GGUF file or HF directory), chosen from the model as the engine does. */
+export async function nodeModelTokenizer(path: string): Promise<Tokenizer> {
+  const source = await nodeModelSource(path);
+  const file = isHfModelSource(source) ? await openHfModel(source) : await readGguf(source as ByteSource);
+  return tokenizerFromGguf(file.metadata);
 }

@@ -22,3 +22,6 @@ export {
   type Distribution, type SamplingConfig, type SamplingOptions,
 } from './sampling.ts';
 export { StopMatcher, type StopStep } from './stop.ts';
+export { ggufNameOfHf, llamaMetadataFromHfConfig, openHfLlama, permuteGgufToHf, permuteHfToGguf, type HfLlamaFiles, type HfQuantizeOptions } from './llama/hf.ts';
+export { hfCheckpointFromGguf, randomHfLlama, type HfCheckpoint, type RandomHfLlamaShape } from './llama/hf-convert.ts';
+export { isHfModelSource, isHfSource, openHfModel, type LocalHfModelSource } from './llama/hf-source.ts';
