@@ -39,8 +39,9 @@ export default defineConfig({
   },
   projects: [{ name: 'chromium' }],
   webServer: {
-    // The shader catalog is generated and not committed; rebuild it first, as vitest's global setup does.
-    command: `pnpm --filter @qgpu/shaders build && QGPU_E2E=1 pnpm --filter @qgpu/demo exec vite --port ${port} --strictPort`,
+    // The shader catalog is generated and not committed; rebuild it first, as vitest's global setup does. The
+    // no-bundler build of @qgpu/worker (dist/) is rebuilt too, for the plain-ESM example spec.
+    command: `pnpm --filter @qgpu/shaders build && pnpm --filter @qgpu/worker build && QGPU_E2E=1 pnpm --filter @qgpu/demo exec vite --port ${port} --strictPort`,
     cwd: '..',
     url: baseURL,
     reuseExistingServer: !process.env.CI,
