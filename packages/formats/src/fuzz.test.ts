@@ -11,6 +11,8 @@ import { readSafetensors, readSafetensorsBytes, writeSafetensors } from './safet
 const SHARED = process.env.QGPU_FIXTURES ?? new URL('../../../../shared/', import.meta.url).pathname;
 const SCALE = Number(process.env.QGPU_FUZZ_SCALE ?? 1);
 const SEED = Number(process.env.QGPU_FUZZ_SEED ?? 0x9e1f);
+/** Ten minutes per fuzz test at the CI scale, more for `pnpm fuzz`. */
+const FUZZ_TIMEOUT_MS = 600_000 * Math.max(1, SCALE);
 
 const fixture = (name: string) => new Uint8Array(readFileSync(`${SHARED}/models/stories260K/${name}`));
 
@@ -43,7 +45,7 @@ describe('GGUF fuzzing (seeded mutations of the stories260K fixtures)', () => {
     // The mutations must reach past the magic: most variants get to later checks, and some still parse.
     expect(report.accepted).toBeGreaterThan(0);
     expect(Object.keys(report.rejectedByCode).length).toBeGreaterThanOrEqual(6);
-  }, 600_000);
+  }, FUZZ_TIMEOUT_MS);
 
   it('every truncation of the header region fails with a FormatError (truncated, bad_magic, limit or out_of_bounds)', async () => {
     const name = 'stories260K-q4_0.gguf';
@@ -99,5 +101,5 @@ describe('safetensors fuzzing (seeded mutations of a writer-made checkpoint)', (
     console.log(summary('fixture.safetensors', report));
     expect(report.failures.slice(0, 10)).toEqual([]);
     expect(report.accepted).toBeGreaterThan(0);
-  }, 600_000);
+  }, FUZZ_TIMEOUT_MS);
 });

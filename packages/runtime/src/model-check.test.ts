@@ -65,6 +65,13 @@ describe('checkModelFile', () => {
     expect(error.message.startsWith('model.gguf: ')).toBe(true);
   });
 
+  it('a BOS id outside the vocabulary is refused at load when the tokenizer adds BOS (found by the fuzzer)', () => {
+    const error = failure(withMetadata({ 'tokenizer.ggml.bos_token_id': 70000 }));
+    expect(error.code).toBe('bad_tokenizer');
+    expect(error.message).toMatch(/adds BOS \(tokenizer.ggml.add_bos_token\) but tokenizer.ggml.bos_token_id 70000 is not a token/);
+    expect(() => checkModelFile(withMetadata({ 'tokenizer.ggml.bos_token_id': 70000, 'tokenizer.ggml.add_bos_token': false }))).not.toThrow();
+  });
+
   it('a tokenizer with more tokens than embedding rows is refused', () => {
     const tokens = [...(original.metadata.get('tokenizer.ggml.tokens') as string[]), 'extra'];
     const error = failure(withMetadata({
@@ -116,6 +123,7 @@ describe('GPU memory estimate and limits', () => {
 describe('fuzzing the pre-GPU path (parse, config, tokenizer, tensor table, memory estimate)', () => {
   const SCALE = Number(process.env.QGPU_FUZZ_SCALE ?? 1);
   const VARIANTS = Math.round(12_000 * SCALE);
+  const FUZZ_TIMEOUT_MS = 600_000 * Math.max(1, SCALE);
   it(`${VARIANTS} variants of ${FIXTURE.split('/').pop()} load as far as the GPU or fail with a one-line FormatError`, async () => {
     const report = await fuzzFile({
       name: 'stories260K-q8_0.gguf', bytes, map: ggufHeaderMap(bytes), seed: Number(process.env.QGPU_FUZZ_SEED ?? 0x51ab), variants: VARIANTS,
@@ -133,5 +141,5 @@ describe('fuzzing the pre-GPU path (parse, config, tokenizer, tensor table, memo
     // Some variants must get past the parser into the model checks, or this test fuzzes only the parser.
     const modelLevel = ['bad_metadata', 'bad_tokenizer', 'missing', 'unsupported'].reduce((sum, c) => sum + (report.rejectedByCode[c] ?? 0), 0);
     expect(modelLevel).toBeGreaterThan(0);
-  }, 600_000);
+  }, FUZZ_TIMEOUT_MS);
 });

@@ -79,6 +79,10 @@ export function checkModelFile(file: GgufFile): CheckedModel {
     tensors.set(tensorName, { info, ne });
   }
   const tokenizer = checkedTokenizer(file);
+  // Found by the fuzzer: an out-of-range BOS id reads as "no BOS" and only failed at the first generate().
+  if (tokenizer.addBos && tokenizer.bosId < 0) {
+    throw new FormatError(`${name}: the tokenizer adds BOS (tokenizer.ggml.add_bos_token) but tokenizer.ggml.bos_token_id ${String(file.metadata.get('tokenizer.ggml.bos_token_id'))} is not a token`, 'bad_tokenizer');
+  }
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new FormatError(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but token_embd.weight only ${config.vocabSize} rows`, 'bad_tokenizer');
   }
