@@ -162,6 +162,38 @@ describe.skipIf(!gpu.ctx)(`engine reliability on ${gpu.adapter}${gpu.ctx ? '' : 
     await engine.unload();
   });
 
+  it.skipIf(engineLogic)(`invalid inputs fail with a clear error naming the problem, and the engine stays usable${ENGINE_LOGIC}`, async () => {
+    const engine = createEngine({ deviceContext: ctx });
+    await expect(engine.generate(PROMPT)).rejects.toMatchObject({ code: 'no_model', message: 'no model is loaded: call load() first' });
+    await engine.load(MODEL, { contextLength: 32 });
+    const long = Array.from({ length: 40 }, () => 'Once upon a time').join(' ');
+    const cases: [string, Promise<unknown>, RegExp][] = [
+      ['empty prompt without BOS', engine.generate('', { addBos: false }), /^the prompt is empty$/],
+      ['prompt longer than the context', engine.generate(long), /^the prompt has \d+ tokens but the context holds 32$/],
+      ['token id outside the vocabulary', engine.generate([1, 600]), /^prompt token id 600 is not in the vocabulary \(0…511\)$/],
+      ['negative maxTokens', engine.generate(PROMPT, { maxTokens: -1 }), /^maxTokens must be a non-negative integer, got -1$/],
+      ['fractional maxTokens', engine.generate(PROMPT, { maxTokens: 1.5 }), /^maxTokens must be a non-negative integer, got 1.5$/],
+      ['negative temperature', engine.generate(PROMPT, { temperature: -1 }), /^temperature must be a finite number ≥ 0, got -1$/],
+      ['NaN temperature', engine.generate(PROMPT, { temperature: NaN }), /^temperature must be a finite number ≥ 0, got NaN$/],
+      ['topP above 1', engine.generate(PROMPT, { topP: 1.5 }), /^topP must be in \(0, 1\], got 1.5$/],
+      ['fractional topK', engine.generate(PROMPT, { topK: 2.5 }), /^topK must be an integer ≥ 0, got 2.5$/],
+      ['minP below 0', engine.generate(PROMPT, { minP: -0.1 }), /^minP must be in \[0, 1\], got -0.1$/],
+      ['zero repetition penalty', engine.generate(PROMPT, { repetitionPenalty: 0 }), /^repetitionPenalty must be a finite number > 0, got 0$/],
+      ['fractional seed', engine.generate(PROMPT, { seed: 0.5 }), /^seed must be an integer, got 0.5$/],
+      ['empty stop string', engine.generate(PROMPT, { stop: [''] }), /^stop strings must be non-empty strings$/],
+      ['unknown kernel path', engine.load(MODEL, { kernelPath: 'fast' as never }), /kernel path/],
+    ];
+    for (const [name, call, message] of cases) {
+      const error = await call.then(() => undefined, (e: unknown) => e);
+      expect(error, name).toBeInstanceOf(Error);
+      expect((error as Error).message, name).toMatch(message);
+    }
+    // An empty prompt with BOS is unconditional generation from BOS, as in llama.cpp: allowed.
+    expect((await engine.generate('', { maxTokens: 4 })).promptIds).toEqual([1]);
+    expect((await engine.generate(PROMPT, { maxTokens: 24 })).generatedIds).toEqual(reference);
+    await engine.unload();
+  });
+
   it('20 load/unload cycles leave no GPU memory behind', async () => {
     const tracked = trackBuffers(ctx);
     const engine = createEngine({ deviceContext: tracked.ctx });
