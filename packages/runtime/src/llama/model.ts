@@ -80,7 +80,13 @@ export class LlamaModel {
     const kvCache = checkKvCacheType(options.kvCache ?? 'f32');
     checkAttentionDims(config);
     const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes);
-    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache);
+    let workspace: Workspace;
+    try {
+      workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache);
+    } catch (error) {
+      weights.destroy();
+      throw error;
+    }
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');
