@@ -7,7 +7,7 @@ import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
 import { checkContextOverflow, checkKernelPath, checkKvCacheType, createEngine, type KernelPath, type LoadOptions } from '@qgpu/runtime';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import { nodeFileSource } from './node-file.ts';
-import { QuantizeUsageError, runCalibrate, runQuantize } from './quantize.ts';
+import { crossQuantOption, QuantizeUsageError, runCalibrate, runQuantize } from './quantize.ts';
 import { scoreText } from './score.ts';
 
 const USAGE = `usage:
@@ -20,6 +20,7 @@ const USAGE = `usage:
   qgpu calibrate --model FILE --file TEXT -o OUT   (CrossQuant column absmax of every linear input; docs/quantization.md)
 adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
 kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)
+--crossquant CAL.gguf [--alpha A] (run/score/perplexity with --kernel-path dp4a): CrossQuant int8 activations from 'qgpu calibrate' statistics (α default 0.5)
 KV cache (--kv-cache, every command that loads a model): f32 (default) | f16 | int8 (per position and KV head scales)
 context overflow (run): stop (default: stop_reason context_full) | shift (keep BOS, drop the oldest half, re-prefill)`;
 
@@ -38,6 +39,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   adapter: { type: 'string' },
   'kernel-path': { type: 'string' },
+  crossquant: { type: 'string' },
+  alpha: { type: 'string' },
   'kv-cache': { type: 'string' },
   'context-overflow': { type: 'string' },
   method: { type: 'string' },
@@ -97,7 +100,8 @@ async function main(argv: string[]): Promise<void> {
   const modelPath = required(values.model, 'model');
   const kernelPath = kernelPathOption(values['kernel-path']);
   const kvCache = checked('kv-cache', values['kv-cache'], checkKvCacheType);
-  const loadOptions: LoadOptions = { ...(kernelPath ? { kernelPath } : {}), ...(kvCache ? { kvCache } : {}) };
+  const crossQuant = values.crossquant === undefined ? undefined : await crossQuantOption(values.crossquant, numberOption(values.alpha, 'alpha', 0.5, false));
+  const loadOptions: LoadOptions = { ...(kernelPath ? { kernelPath } : {}), ...(kvCache ? { kvCache } : {}), ...(crossQuant ? { crossQuant } : {}) };
 
   switch (command) {
     case 'tokenize': {

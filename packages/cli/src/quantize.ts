@@ -1,7 +1,7 @@
 // `qgpu quantize` and `qgpu calibrate`: offline model conversion with @qgpu/quant (docs/quantization.md).
 import { writeFile } from 'node:fs/promises';
 import { readGguf } from '@qgpu/formats';
-import { calibrateModel, quantizeGgufModel, writeCalibration, QUANT_BITS, QUANT_GROUPS, type PreSinqTarget, type QuantBits, type QuantGroup, type QuantMethod } from '@qgpu/quant';
+import { calibrateModel, quantizeGgufModel, readCalibration, writeCalibration, QUANT_BITS, QUANT_GROUPS, type PreSinqTarget, type QuantBits, type QuantGroup, type QuantMethod } from '@qgpu/quant';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import { nodeFileSource } from './node-file.ts';
 
@@ -82,4 +82,11 @@ export async function runCalibrate(model: string, textPath: string, text: string
   const path = outputPath(output, '.gguf');
   await writeFile(path, writeCalibration(stats, tokens.length));
   return { path, tokens: tokens.length };
+}
+
+/** `--crossquant SIDECAR --alpha A`: the calibration of `qgpu calibrate` as the runtime's CrossQuant load option. */
+export async function crossQuantOption(path: string, alpha: number): Promise<{ columnAbsMax: Record<string, Float32Array>; alpha: number }> {
+  if (!(alpha >= 0 && alpha <= 1)) throw new QuantizeUsageError(`--alpha must be in [0, 1], got ${alpha}`);
+  const stats = await readCalibration(await readGguf(await nodeFileSource(path)));
+  return { columnAbsMax: Object.fromEntries(stats), alpha };
 }

@@ -63,6 +63,17 @@ export async function readCalibration(file: GgufFile): Promise<ColumnAbsMax> {
   return stats;
 }
 
+/**
+ * W·diag(c^(1−α)) for W [rows, cols] (f32): CrossQuant's column factor moved out of the activations into the weight's
+ * input columns before the weight is quantized (methods.md §3.3). c_j = 0 (never active) leaves the column as is,
+ * since its activations quantize to 0 anyway.
+ */
+export function foldColumnPower(w: Float32Array, rows: number, cols: number, colMax: Float32Array, alpha: number): Float32Array {
+  if (w.length !== rows * cols || colMax.length !== cols) throw new RangeError(`foldColumnPower: shape mismatch (${w.length} values, ${colMax.length} columns)`);
+  const factor = Float64Array.from(colMax, (c) => (c > 0 ? c ** (1 - alpha) : 1));
+  return Float32Array.from(w, (v, i) => v * factor[i % cols]!);
+}
+
 /** Counts of the quantization kernel: nonzero elements, and those of them whose int8 code is 0. */
 export interface KernelCount {
   nonzero: number;

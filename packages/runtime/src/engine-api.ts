@@ -67,6 +67,11 @@ export interface LoadOptions {
   contextLength?: number;
   /** How the linears run (default 'dequant'). */
   kernelPath?: KernelPath;
+  /**
+   * CrossQuant int8 activations on the dp4a path (methods.md §3): the column absmax of every linear's input from
+   * `qgpu calibrate` (GGUF tensor name → [cols]) and the exponent α (1 = per-token absmax). docs/quantization.md.
+   */
+  crossQuant?: { readonly columnAbsMax: Readonly<Record<string, Float32Array>>; readonly alpha: number };
   /** Quantize a safetensors model while loading it (see QuantizeOnLoad); GGUF files are loaded as stored. */
   quantize?: QuantizeOnLoad;
   /**

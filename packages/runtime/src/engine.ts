@@ -197,6 +197,7 @@ export class LocalEngine implements Engine {
       ...(signal !== undefined ? { signal } : {}),
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
       ...(options.kernelPath !== undefined ? { kernelPath: options.kernelPath } : {}),
+      ...(options.crossQuant !== undefined ? { crossQuant: options.crossQuant } : {}),
       ...(options.kvCache !== undefined ? { kvCache: checkKvCacheType(options.kvCache) } : {}),
       onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),
     }));

@@ -99,6 +99,16 @@ export function int8Input(
   if (!scratch) throw new Error('the dp4a kernel path needs int8 activation buffers in the workspace');
   const cols = readers[0]!.cols;
   if (readers.some((w) => w.cols !== cols)) throw new Error(`linears sharing one input disagree on its width (${readers.map((w) => w.cols).join(', ')})`);
+  const cross = new Set(readers.map((w) => ('crossQuant' in w ? w.crossQuant : undefined)));
+  if (cross.size > 1) throw new Error(`linears sharing one input disagree on CrossQuant calibration (${readers.length} readers)`);
+  const [cq] = cross;
+  if (cq) {
+    // CrossQuant (methods.md §3): one workgroup per token; the weights already carry c^(1−α) on their columns.
+    p.dispatch(kernels.quantize_act_crossquant, {
+      params: { cols, alpha: cq.alpha }, bindings: { x, col_max: cq.colMax, ...scratch, zero_count: cq.zeroCount }, workgroups: [nTokens], label: 'quantize_act_crossquant',
+    });
+    return scratch;
+  }
   const nBlocks = (nTokens * cols) / 32;
   const [wx, wy] = split(Math.ceil(nBlocks / kernels.quantize_act_q8.overrides.WG_SIZE), p.ctx.limits.maxComputeWorkgroupsPerDimension);
   p.dispatch(kernels.quantize_act_q8, { params: { n_blocks: nBlocks }, bindings: { x, ...scratch }, workgroups: [wx, wy], label: 'quantize_act_q8' });

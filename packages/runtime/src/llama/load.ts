@@ -1,11 +1,11 @@
 // Reads each tensor by byte range, converts it to its GPU layout and uploads it, one tensor at a time.
-import { assertSupportedType, FormatError, readTensorBytes, tensorToF32, type GgufFile, type GgufTensorInfo } from '@qgpu/formats';
+import { assertSupportedType, FormatError, quantize, readTensorBytes, tensorToF32, type GgufFile, type GgufTensorInfo, type SupportedTensorType } from '@qgpu/formats';
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 import type { LlamaConfig } from './config.ts';
 import { GGUF_NAMES } from './names.ts';
 import { uploadRowSplit, type RowSplitWeight } from './row-split.ts';
-import { uploadGroupWeight, uploadWeight, weightTensors, type LutOptions, type Weight } from './weight.ts';
-import { groupTensorInfos, isGroupQuantized, readGroupQuantized } from '@qgpu/quant';
+import { uploadGroupWeight, uploadWeight, weightTensors, type CrossQuantInput, type LutOptions, type Weight } from './weight.ts';
+import { foldColumnPower, groupTensorInfos, isGroupQuantized, readGroupQuantized } from '@qgpu/quant';
 
 export type { Weight } from './weight.ts';
 
@@ -30,6 +30,12 @@ export interface LlamaWeights {
   readonly output: RowSplitWeight;
   readonly totalBytes: number;
   destroy(): void;
+}
+
+/** CrossQuant calibration for the dp4a path: column absmax per linear (GGUF tensor name) and the exponent α. */
+export interface CrossQuantOptions {
+  readonly columnAbsMax: Readonly<Record<string, Float32Array>>;
+  readonly alpha: number;
 }
 
 export interface LoadProgressSink {
@@ -64,7 +70,7 @@ export function checkLlamaTensors(file: GgufFile, config: LlamaConfig): { find: 
  */
 export async function loadLlamaWeights(
   device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal, lut?: LutOptions,
-  bindingLimitBytes: number = device.limits.maxStorageBufferBindingSize,
+  bindingLimitBytes: number = device.limits.maxStorageBufferBindingSize, crossQuant?: CrossQuantOptions,
 ): Promise<LlamaWeights> {
   const fileName = file.source.name;
   const { find, names, hasOutput } = checkLlamaTensors(file, config);
@@ -75,6 +81,23 @@ export async function loadLlamaWeights(
   let loadedBytes = 0;
   const buffers: GpuTensor[] = [];
   const sharedScales = new Map<string, GpuTensor>();
+  // CrossQuant (dp4a path, docs/quantization.md): an integer-dot weight with calibration statistics is re-encoded in
+  // its own type as W·diag(c^(1−α)); the column absmax and kernel counter are shared by the linears of one input.
+  const crossInputs = new Map<string, CrossQuantInput>();
+  const crossQuantFor = (name: string, type: SupportedTensorType, rows: number, cols: number, bytes: Uint8Array) => {
+    const c = crossQuant?.columnAbsMax[name];
+    if (!c || !crossQuant || !(type === 'Q8_0' || type === 'Q4_0' || type === 'Q4_K')) return undefined;
+    if (c.length !== cols) throw new FormatError(`CrossQuant statistics for '${name}' have ${c.length} columns, the tensor ${cols}`);
+    const key = Array.from(c).join(',');
+    const input = crossInputs.get(key) ?? {
+      colMax: uploadTensor(device, `${name}.col_absmax`, [cols], 'f32', Float32Array.from(c)),
+      alpha: crossQuant.alpha,
+      zeroCount: uploadTensor(device, `${name}.zero_count`, [2], 'u32', new Uint32Array(2)),
+    };
+    crossInputs.set(key, input);
+    const folded = foldColumnPower(Float32Array.from(tensorToF32(type, bytes, rows * cols)), rows, cols, c, crossQuant.alpha);
+    return { bytes: quantize(type, folded), input };
+  };
   const groupMatrix = async (name: string, rows: number, cols: number): Promise<Weight> => {
     signal?.throwIfAborted();
     const { quant, colScale } = await readGroupQuantized(file, name, rows, cols);
@@ -101,7 +124,8 @@ export async function loadLlamaWeights(
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);
-    const weight = uploadWeight(device, name, type, bytes, rows, cols, asLinear ? lut : undefined);
+    const cq = asLinear ? crossQuantFor(name, type, rows, cols, bytes) : undefined;
+    const weight = cq ? { ...uploadWeight(device, name, type, cq.bytes, rows, cols), crossQuant: cq.input } as Weight : uploadWeight(device, name, type, bytes, rows, cols, asLinear ? lut : undefined);
     buffers.push(...weightTensors(weight));
     return weight;
   };
@@ -109,6 +133,8 @@ export async function loadLlamaWeights(
     // Group-quantized matrices are not split (one piece): fine below the binding limit, which the LUT planes of a
     // vocabulary-sized matrix at ≤ 8 bits reach only past ~130M weights.
     if (isGroupQuantized(file, name)) return { rows, cols, pieces: [{ firstRow: 0, weight: await groupMatrix(name, rows, cols) }] };
+    // A CrossQuant-calibrated output matrix is one piece too (its activations come from one int8 quantization).
+    if (asLinear && crossQuant?.columnAbsMax[name]) return { rows, cols, pieces: [{ firstRow: 0, weight: await matrix(name, rows, cols) }] };
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);
@@ -125,33 +151,27 @@ export async function loadLlamaWeights(
     return data;
   };
 
-  // A failure part-way (a bad tensor, an abort between tensors) frees what was already uploaded.
-  try {
-    const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
-    const tokenEmbedding = await rowSplit(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
-    const layers: LayerWeights[] = [];
-    for (let i = 0; i < config.nLayers; i++) {
-      const n = GGUF_NAMES.layer(i);
-      layers.push({
-        attnNorm: await vector(n.attnNorm, dim),
-        wq: await matrix(n.wq, qDim, dim),
-        wk: await matrix(n.wk, kvDim, dim),
-        wv: await matrix(n.wv, kvDim, dim),
-        wo: await matrix(n.wo, dim, qDim),
-        ffnNorm: await vector(n.ffnNorm, dim),
-        wGate: await matrix(n.wGate, hiddenDim, dim),
-        wUp: await matrix(n.wUp, hiddenDim, dim),
-        wDown: await matrix(n.wDown, dim, hiddenDim),
-      });
-    }
-    const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
-    const output = hasOutput ? await rowSplit(GGUF_NAMES.output, vocabSize, dim, true) : tokenEmbedding;
-    return {
-      tokenEmbedding, layers, outputNorm, output, totalBytes,
-      destroy: () => buffers.forEach((t) => t.buffer.destroy()),
-    };
-  } catch (error) {
-    buffers.forEach((t) => t.buffer.destroy());
-    throw error;
+  const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
+  const tokenEmbedding = await rowSplit(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < config.nLayers; i++) {
+    const n = GGUF_NAMES.layer(i);
+    layers.push({
+      attnNorm: await vector(n.attnNorm, dim),
+      wq: await matrix(n.wq, qDim, dim),
+      wk: await matrix(n.wk, kvDim, dim),
+      wv: await matrix(n.wv, kvDim, dim),
+      wo: await matrix(n.wo, dim, qDim),
+      ffnNorm: await vector(n.ffnNorm, dim),
+      wGate: await matrix(n.wGate, hiddenDim, dim),
+      wUp: await matrix(n.wUp, hiddenDim, dim),
+      wDown: await matrix(n.wDown, dim, hiddenDim),
+    });
   }
+  const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
+  const output = hasOutput ? await rowSplit(GGUF_NAMES.output, vocabSize, dim, true) : tokenEmbedding;
+  return {
+    tokenEmbedding, layers, outputNorm, output, totalBytes,
+    destroy: () => buffers.forEach((t) => t.buffer.destroy()),
+  };
 }

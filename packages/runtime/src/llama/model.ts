@@ -8,7 +8,7 @@ import { hasGroupQuantization } from '@qgpu/quant';
 import { checkAttentionDims, checkKernelPath, checkKvCacheType, type KernelPath, type KvCacheType } from '../ops.ts';
 import { llamaConfigFromGguf, type LlamaConfig } from './config.ts';
 import { buildForwardPlan } from './forward.ts';
-import { loadLlamaWeights, type LlamaWeights } from './load.ts';
+import { loadLlamaWeights, type CrossQuantOptions, type LlamaWeights } from './load.ts';
 import { createWorkspace, type Workspace } from './workspace.ts';
 
 export interface LlamaModelOptions {
@@ -30,6 +30,8 @@ export interface LlamaModelOptions {
    * vocabulary-sized matrices are split into row ranges. Tests lower it to exercise the split.
    */
   maxBindingBytes?: number;
+  /** CrossQuant activation quantization on the dp4a path (calibration from `qgpu calibrate`; docs/quantization.md). */
+  crossQuant?: CrossQuantOptions;
 }
 
 export class LlamaModel {
@@ -79,14 +81,9 @@ export class LlamaModel {
     const lut = kernelPath === 'lut' ? { group: 32 } as const : undefined;
     const kvCache = checkKvCacheType(options.kvCache ?? 'f32');
     checkAttentionDims(config);
-    const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes);
-    let workspace: Workspace;
-    try {
-      workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache);
-    } catch (error) {
-      weights.destroy();
-      throw error;
-    }
+    if (options.crossQuant && kernelPath !== 'dp4a') throw new Error(`CrossQuant quantizes the activations of the int8 kernels: it needs kernel path 'dp4a', not '${kernelPath}'`);
+    const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes, options.crossQuant);
+    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache);
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');

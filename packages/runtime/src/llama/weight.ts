@@ -10,11 +10,11 @@ type Parts<K extends string> = { readonly [P in K]: GpuTensor };
 /** Matrix [rows = out_features, cols = in_features]; the union is exhaustive so every op must handle every format. */
 export type Weight = { readonly rows: number; readonly cols: number } & (
   | { readonly format: 'f32' | 'f16'; readonly data: GpuTensor }
-  | { readonly format: 'q8_0' | 'q4_0'; readonly parts: Parts<'qs' | 'd'> }
+  | { readonly format: 'q8_0' | 'q4_0'; readonly parts: Parts<'qs' | 'd'>; readonly crossQuant?: CrossQuantInput }
   | { readonly format: 'q4_1'; readonly parts: Parts<'qs' | 'dm'> }
   | { readonly format: 'q5_0'; readonly parts: Parts<'qs' | 'qh' | 'd'> }
   | { readonly format: 'q5_1'; readonly parts: Parts<'qs' | 'qh' | 'dm'> }
-  | { readonly format: 'q4_k'; readonly parts: Parts<'qs' | 'scales' | 'dm'> }
+  | { readonly format: 'q4_k'; readonly parts: Parts<'qs' | 'scales' | 'dm'>; readonly crossQuant?: CrossQuantInput }
   | { readonly format: 'q6_k'; readonly parts: Parts<'ql' | 'qh' | 'scales' | 'd'> }
   | {
     readonly format: 'lut'; readonly bits: LutBits; readonly group: LutGroup; readonly parts: Parts<'planes' | 'scales' | 'zeros'>;
@@ -25,6 +25,17 @@ export type Weight = { readonly rows: number; readonly cols: number } & (
 
 export type WeightFormat = Weight['format'];
 
+/**
+ * CrossQuant activations for an integer-dot weight (methods.md §3, docs/quantization.md): the weight was stored as
+ * W·diag(c^(1−α)) and its input is quantized by quantize_act_crossquant with the calibrated column absmax c. One per
+ * input site, shared by the linears that read it; `zeroCount` accumulates (nonzero, zeroed) activations of that site.
+ */
+export interface CrossQuantInput {
+  readonly colMax: GpuTensor;
+  readonly alpha: number;
+  readonly zeroCount: GpuTensor;
+}
+
 const QUANT_FORMATS: Readonly<Record<QuantTypeName, Exclude<WeightFormat, 'f32' | 'f16' | 'lut'>>> = {
   Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_1: 'q4_1', Q5_0: 'q5_0', Q5_1: 'q5_1', Q4_K: 'q4_k', Q6_K: 'q6_k',
 };
@@ -32,6 +43,7 @@ const QUANT_FORMATS: Readonly<Record<QuantTypeName, Exclude<WeightFormat, 'f32' 
 /** The GPU buffers a weight owns (for freeing and for memory accounting). */
 export function weightTensors(w: Weight): GpuTensor[] {
   if ('data' in w) return [w.data];
+  if ('crossQuant' in w && w.crossQuant) return [...Object.values(w.parts), w.crossQuant.colMax, w.crossQuant.zeroCount];
   return w.format === 'lut' && w.inputScale ? [...Object.values(w.parts), w.inputScale] : Object.values(w.parts);
 }
 
