@@ -56,16 +56,21 @@ export interface GgufFile {
 }
 
 /**
- * Bounds on what a header may make the reader allocate. The real bound is the file size (every count and length is
+ * Bounds on what a header may make the reader allocate. The first bound is the file size (every count and length is
  * checked against the bytes that remain before anything is allocated for it); these caps add a ceiling for
  * multi-GiB files, far above any real model: the largest vocabularies (256k tokens, merges and scores) make headers
- * of tens of MiB, chat templates are tens of KiB, and ggml itself caps tensor dims at 4.
+ * of tens of MiB, an embedded tokenizer.json is at most a few tens of MiB, and ggml itself caps tensor dims at 4.
  */
 export const GGUF_LIMITS = {
   /** Metadata plus tensor infos. */
-  maxHeaderBytes: 512 << 20,
+  maxHeaderBytes: 256 << 20,
   /** One string (key, value, array element or tensor name). */
-  maxStringBytes: 16 << 20,
+  maxStringBytes: 64 << 20,
+  /**
+   * Array elements in the whole header. A u8 element takes one byte of the file but ~8 bytes as a JS value, so this
+   * budget, not the file size, bounds the memory of numeric arrays (2^25 elements: 64x a 256k vocabulary's arrays).
+   */
+  maxArrayElements: 1 << 25,
   maxDims: 4,
   /** general.alignment: a power of two, at least 8 (the GGUF spec requires a multiple of 8). */
   maxAlignment: 1 << 16,
@@ -97,6 +102,8 @@ class Cursor {
   private bufferStart = 0;
   offset = 0;
   private readonly decoder = new TextDecoder('utf-8');
+  /** What is left of GGUF_LIMITS.maxArrayElements. */
+  arrayElementsLeft: number = GGUF_LIMITS.maxArrayElements;
 
   constructor(private readonly source: ByteSource) {}
 
@@ -247,7 +254,11 @@ async function readValue(c: Cursor, type: number, key: string, name: string): Pr
   const elementBytes = VALUE_MIN_BYTES[elementType];
   if (elementBytes === undefined) throw new FormatError(`${name}: metadata ${printable(key)} is an array of unknown value type ${elementType}`, 'bad_value');
   // Every element takes at least elementBytes of the file, so the count is bounded before the array is allocated.
-  const length = await c.u64(`length of array ${printable(key)} (${valueTypeName(elementType)})`, Math.floor(c.remaining / elementBytes));
+  const length = await c.u64(`length of array ${label} (${valueTypeName(elementType)})`, Math.floor(c.remaining / elementBytes));
+  if (length > c.arrayElementsLeft) {
+    throw new FormatError(`${name}: array ${label} of ${length} elements exceeds what is left of the header's budget of ${GGUF_LIMITS.maxArrayElements} array elements`, 'limit');
+  }
+  c.arrayElementsLeft -= length;
   const out: GgufScalar[] = new Array<GgufScalar>(length);
   if (elementType === GgufValueType.STRING) {
     for (let i = 0; i < length; i++) out[i] = c.bufferedString() ?? await c.string(`element ${i} of ${label}`);
