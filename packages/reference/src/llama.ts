@@ -1,7 +1,8 @@
 // The whole Llama forward pass on the CPU, written as llama2.c's `forward()` so the architecture reads top to
 // bottom. It composes the op twins in ops.ts, so a GPU plan that chains the same kernels can be checked stage by
 // stage as well as end to end.
-import { add, attention, embed, matmul, rmsNorm, ropeLlama, siluMul } from './ops.ts';
+import { add, attention, embed, matmul, rmsNorm, siluMul } from './ops.ts';
+import { attention3dRpeChunked, ropeRotate, threeDRpeEq4, type RopeSpec } from './rope.ts';
 
 /** Hyperparameters of a Llama-family decoder (names follow GGUF's `llama.*` metadata keys). */
 export interface LlamaConfig {
@@ -21,7 +22,20 @@ export interface LlamaConfig {
   ropeDim: number;
   ropeFreqBase: number;
   normEps: number;
+  /** Pair layout and frequency scaling; absent means GGUF llama pairs, `ropeDim`, `ropeFreqBase`, no scaling. */
+  rope?: RopeSpec;
 }
+
+/**
+ * How positions enter attention (docs/position-encoding.md): the model's RoPE; RoPE with linear interpolation by
+ * `factor` (replacing the model's scaling); 3D-RPE Eq. 4 with chunk size c (φ_j = phaseBase^(−j)); or the released
+ * 3D-RPE code's chunked attention with chunk_size and local_window.
+ */
+export type ReferencePositionEncoding =
+  | { readonly type: 'rope' }
+  | { readonly type: 'linear'; readonly factor: number }
+  | { readonly type: '3d-rpe-eq4'; readonly chunkSize: number; readonly phaseBase: number }
+  | { readonly type: '3d-rpe-chunked'; readonly chunkSize: number; readonly localWindow: number; readonly phaseBase: number };
 
 /** One transformer block's weights; matrices are row-major [out_features, in_features]. */
 export interface LlamaLayerWeights {
@@ -77,8 +91,14 @@ export class ReferenceLlama {
   /** Positions `0 … cachedLength-1` hold valid K/V. */
   private cachedLength = 0;
 
-  constructor(config: LlamaConfig, weights: LlamaWeights, linear: LinearHook = (_name, w, x, rows, cols, n) => matmul(w, x, rows, cols, n)) {
+  private readonly rope: RopeSpec;
+
+  constructor(
+    config: LlamaConfig, weights: LlamaWeights, linear: LinearHook = (_name, w, x, rows, cols, n) => matmul(w, x, rows, cols, n),
+    private readonly encoding: ReferencePositionEncoding = { type: 'rope' },
+  ) {
     this.linear = linear;
+    this.rope = config.rope ?? { dim: config.ropeDim, style: 'norm', freqBase: config.ropeFreqBase, scaling: { type: 'none' } };
     if (weights.layers.length !== config.nLayers) {
       throw new RangeError(`ReferenceLlama: config has ${config.nLayers} layers, weights have ${weights.layers.length}`);
     }
@@ -92,6 +112,34 @@ export class ReferenceLlama {
   /** Forgets every cached position (the cache contents are then overwritten by the next forward). */
   reset(): void {
     this.cachedLength = 0;
+  }
+
+  /**
+   * Applies the position encoding to q or k ([n, heads·headDim]) at `positions`. The chunked 3D-RPE leaves queries
+   * unrotated (its attention rotates them per key chunk) and rotates keys at p mod chunk_len.
+   */
+  private encode(x: Float32Array, n: number, heads: number, positions: readonly number[], role: 'query' | 'key'): Float32Array {
+    const { headDim } = this.config;
+    const e = this.encoding;
+    switch (e.type) {
+      case 'rope': return ropeRotate(x, n, heads, headDim, this.rope, positions);
+      case 'linear': return ropeRotate(x, n, heads, headDim, { ...this.rope, scaling: { type: 'linear', factor: e.factor } }, positions);
+      case '3d-rpe-eq4': {
+        const out = new Float32Array(x.length);
+        for (let t = 0; t < n; t++) {
+          for (let h = 0; h < heads; h++) {
+            const at = (t * heads + h) * headDim;
+            out.set(threeDRpeEq4(x.subarray(at, at + headDim), this.rope, positions[t]!, e.chunkSize, e.phaseBase), at);
+          }
+        }
+        return out;
+      }
+      case '3d-rpe-chunked': {
+        if (role === 'query') return x;
+        const chunkLen = e.chunkSize - e.localWindow;
+        return ropeRotate(x, n, heads, headDim, this.rope, positions.map((p) => p % chunkLen));
+      }
+    }
   }
 
   /**
@@ -117,14 +165,17 @@ export class ReferenceLlama {
     this.weights.layers.forEach((layer, l) => {
       // Attention block: pre-norm, projections, RoPE on q and k, cache append, causal attention, output projection.
       let xb = rmsNorm(x, layer.attnNorm, n, c.dim, c.normEps);
-      const q = ropeLlama(this.linear(`blk.${l}.attn_q.weight`, layer.wq, xb, qDim, c.dim, n), n, c.nHeads, c.headDim, positions, c.ropeDim, c.ropeFreqBase);
-      const k = ropeLlama(this.linear(`blk.${l}.attn_k.weight`, layer.wk, xb, kvDim, c.dim, n), n, c.nKvHeads, c.headDim, positions, c.ropeDim, c.ropeFreqBase);
+      const q = this.encode(this.linear(`blk.${l}.attn_q.weight`, layer.wq, xb, qDim, c.dim, n), n, c.nHeads, positions, 'query');
+      const k = this.encode(this.linear(`blk.${l}.attn_k.weight`, layer.wk, xb, kvDim, c.dim, n), n, c.nKvHeads, positions, 'key');
       const v = this.linear(`blk.${l}.attn_v.weight`, layer.wv, xb, kvDim, c.dim, n);
       const keys = this.keyCache[l]!;
       const values = this.valueCache[l]!;
       keys.set(k, startPos * kvDim);
       values.set(v, startPos * kvDim);
-      const att = attention(q, keys, values, n, startPos, c.nHeads, c.nKvHeads, c.headDim);
+      const e = this.encoding;
+      const att = e.type === '3d-rpe-chunked'
+        ? attention3dRpeChunked(q, keys, values, n, startPos, c.nHeads, c.nKvHeads, c.headDim, this.rope, e)
+        : attention(q, keys, values, n, startPos, c.nHeads, c.nKvHeads, c.headDim);
       x = add(x, this.linear(`blk.${l}.attn_output.weight`, layer.wo, att, c.dim, qDim, n));
 
       // Feed-forward block: pre-norm, SwiGLU, down projection.

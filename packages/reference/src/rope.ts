@@ -154,9 +154,12 @@ export function threeDRpeScoreEq5(
   return score;
 }
 
-/** Theorem 1's interpolated chunk size: keep ⌈L_p/c⌉ chunks and spread a context of L over them, c′ = ⌈L / ⌈L_p/c⌉⌉. */
+/**
+ * Theorem 1's interpolated chunk size: keep ⌈L_p/c⌉ chunks and spread a context of L over them, c′ = ⌈L / ⌈L_p/c⌉⌉;
+ * a context that already fits (c′ < c) keeps c.
+ */
 export function interpolatedChunkSize(chunkSize: number, trainedContext: number, context: number): number {
-  return Math.ceil(context / Math.ceil(trainedContext / chunkSize));
+  return Math.max(chunkSize, Math.ceil(context / Math.ceil(trainedContext / chunkSize)));
 }
 
 // ---- 3D-RPE, released code (chunked attention) ------------------------------------------------------------------

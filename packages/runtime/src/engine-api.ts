@@ -2,8 +2,9 @@
 import type { ChatCompletion, ChatCompletionRequest } from './chat-api.ts';
 import type { SamplingOptions } from './sampling.ts';
 import type { PerplexityOptions, PerplexityResult } from './perplexity.ts';
+import type { PositionEncoding } from './llama/rope.ts';
 
-export type { PerplexityOptions, PerplexityResult };
+export type { PerplexityOptions, PerplexityResult, PositionEncoding };
 
 /** One file: a URL (fetched with HTTP range requests), a File/Blob, or bytes already in memory. */
 export type ModelFile = string | Blob | Uint8Array;
@@ -93,6 +94,12 @@ export interface LoadOptions {
    * f32 scale per position and KV head). docs/architecture.md has the formats and measured agreement.
    */
   kvCache?: 'f32' | 'f16' | 'int8';
+  /**
+   * How positions are encoded (default `{ type: 'rope' }`, the model's own RoPE): `{ type: 'linear', factor }` (position
+   * interpolation) or `{ type: '3d-rpe', chunkSize, mode: 'eq4' | 'chunked', interpolate? }` (docs/position-encoding.md).
+   * 'chunked' needs kvCache 'f32'.
+   */
+  positionEncoding?: PositionEncoding;
 }
 
 /**

@@ -199,6 +199,7 @@ export class LocalEngine implements Engine {
       ...(options.kernelPath !== undefined ? { kernelPath: options.kernelPath } : {}),
       ...(options.crossQuant !== undefined ? { crossQuant: options.crossQuant } : {}),
       ...(options.kvCache !== undefined ? { kvCache: checkKvCacheType(options.kvCache) } : {}),
+      ...(options.positionEncoding !== undefined ? { positionEncoding: options.positionEncoding } : {}),
       onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),
     }));
     const c = model.config;

@@ -7,7 +7,7 @@ import * as kernels from '@qgpu/shaders';
 import type { Prelude } from '@qgpu/shaders';
 import { empty, expectClose, randomFloats, randomInts, readTensor, runKernel, testGpu, TOLERANCES, upload } from '@qgpu/testing';
 import { describe, expect, it } from 'vitest';
-import { ropeTableLlama } from './llama/workspace.ts';
+import { ropeTable } from './llama/rope.ts';
 
 const gpu = await testGpu();
 const ctx = gpu.ctx as DeviceContext;
@@ -84,7 +84,7 @@ describe.skipIf(!gpu.ctx)(`kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped:
       const xt = uploadAct('x', [n, heads * headDim], x, act);
       await runKernel(ctx, act, kernels.rope_llama, {
         params: { n_heads: heads, head_dim: headDim, rope_dim: ropeDim, max_pos: maxPos },
-        bindings: { cos_sin: upload(ctx, 'cs', [maxPos, ropeDim / 2, 2], 'f32', ropeTableLlama(maxPos, ropeDim, 10000)), x: xt },
+        bindings: { cos_sin: upload(ctx, 'cs', [maxPos, ropeDim / 2, 2], 'f32', ropeTable({ style: 'norm', dim: ropeDim, freqBase: 10000, scaling: { type: 'none' } }, maxPos)), x: xt },
         workgroups: [Math.ceil((heads * ropeDim) / 2 / 64), n],
         step: { pos, nTokens: n },
       });

@@ -224,16 +224,8 @@ function gemm(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: 
   }
 }
 
-/** Rotates each head of x in place by its position (GGUF llama RoPE, adjacent pairs). */
-export function ropeLlama(p: PlanBuilder, x: GpuTensor, table: GpuTensor, nHeads: number, headDim: number, ropeDim: number, nTokens: number): void {
-  const pairs = nHeads * (ropeDim / 2);
-  const wg = kernels.rope_llama.overrides.WG_SIZE;
-  p.dispatch(kernels.rope_llama, {
-    params: { n_heads: nHeads, head_dim: headDim, rope_dim: ropeDim, max_pos: table.shape[0]! },
-    bindings: { cos_sin: table, x },
-    workgroups: [Math.ceil(pairs / wg), nTokens],
-  });
-}
+// The position-encoding ops (rope, attention3dRpeChunked) live beside their tables in llama/rope-ops.ts.
+export { attention3dRpeChunked, rope } from './llama/rope-ops.ts';
 
 export function kvWrite(p: PlanBuilder, k: GpuTensor, v: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, nTokens: number): void {
   const [seqLen, kvDim] = kCache.shape as [number, number];

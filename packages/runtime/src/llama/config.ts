@@ -1,4 +1,5 @@
 import { FormatError, metaNumber, metaString, printable, type GgufFile } from '@qgpu/formats';
+import { ropeConfigFromGguf, type RopeConfig } from './rope.ts';
 
 /** Hyperparameters of a Llama-family model, all from file metadata; nothing is assumed about one model. */
 export interface LlamaConfig {
@@ -18,6 +19,8 @@ export interface LlamaConfig {
   readonly contextLength: number;
   readonly ropeDim: number;
   readonly ropeFreqBase: number;
+  /** The full rotation (pair style from the architecture, rope.dimension_count, freq_base, rope.scaling.*). */
+  readonly rope: RopeConfig;
   readonly normEps: number;
 }
 
@@ -43,7 +46,7 @@ export function llamaConfigFromGguf(file: GgufFile): LlamaConfig {
   const headDim = metaNumber(file, key('attention.key_length'), dim / nHeads);
   const embedding = file.tensors.find((t) => t.name === 'token_embd.weight');
   if (!embedding) throw new FormatError(`${name}: missing tensor 'token_embd.weight'`, 'missing');
-  const config: LlamaConfig = {
+  const config: Omit<LlamaConfig, 'rope'> = {
     architecture: arch,
     name: metaString(file, 'general.name', arch),
     dim,
@@ -83,5 +86,5 @@ export function llamaConfigFromGguf(file: GgufFile): LlamaConfig {
   if (!(config.normEps > 0 && config.normEps < 1)) {
     throw new FormatError(`${name}: ${key('attention.layer_norm_rms_epsilon')} must be in (0, 1), got ${config.normEps}`, 'bad_metadata');
   }
-  return config;
+  return { ...config, rope: ropeConfigFromGguf(file, arch, headDim, config.contextLength) };
 }

@@ -4,10 +4,9 @@
 // gate/up share xb); on the dequant path prep() records nothing, so the same lines describe every path.
 import type { GpuTensor, PipelineCache, Plan } from '@qgpu/gpu';
 import { PlanBuilder } from '@qgpu/gpu';
-import { addInPlace, argmax, attention, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, ropeLlama, rowsOf, siluMul, type KernelPath } from '../ops.ts';
+import { addInPlace, argmax, attention, attention3dRpeChunked, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, rope, rowsOf, siluMul, type KernelPath } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 import type { LlamaWeights } from './load.ts';
-import { embedSplit, linearSplit } from './row-split.ts';
 import { embedSplit, linearSplit } from './row-split.ts';
 import type { Weight } from './weight.ts';
 import type { Workspace } from './workspace.ts';
@@ -33,6 +32,7 @@ export function buildForwardPlan(
   const prep = (x: GpuTensor, ...readers: Weight[]) => prepRows(n, x, ...readers);
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, ropeDim, vocabSize, normEps } = cfg;
   const dims = { nHeads, nKvHeads, headDim };
+  const [pe, style] = [ws.position, cfg.rope.style];
   const [x, xb, q, k, v, attOut, proj, gate, up, logits] =
     [ws.x, ws.xb, ws.q, ws.k, ws.v, ws.attOut, ws.proj, ws.gate, ws.up, ws.logits].map((t) => rowsOf(t, n)) as Ten;
 
@@ -43,11 +43,19 @@ export function buildForwardPlan(
     linear(p, layer.wq, xb, q, n, `blk.${l}.q`, ...xbIn);                  // q = Wq·xb                 [n, q_dim]
     linear(p, layer.wk, xb, k, n, `blk.${l}.k`, ...xbIn);                  // k = Wk·xb                 [n, kv_dim]
     linear(p, layer.wv, xb, v, n, `blk.${l}.v`, ...xbIn);                  // v = Wv·xb                 [n, kv_dim]
-    ropeLlama(p, q, ws.ropeTable, nHeads, headDim, ropeDim, n);         // q = rope(q, pos)
-    ropeLlama(p, k, ws.ropeTable, nKvHeads, headDim, ropeDim, n);       // k = rope(k, pos)
     const cache = ws.kvCache[l]!;                                      // this layer's cache        [seq, kv_dim]
-    kvWrite(p, k, v, cache, dims, n);                                  // cache[pos..pos+n) = k, v  [seq, kv_dim]
-    attention(p, { q, cache, out: attOut, splits: ws.splits, dims, nTokens: n }); // att = softmax(q·Kᵀ/√d)·V [n, q_dim]
+    if (pe.kind === 'rotate') {                                        // RoPE, linear PI, YaRN, 3D-RPE Eq. 4
+      rope(p, style, q, pe.table, nHeads, headDim, ropeDim, n);        // q = rotate(q, table[pos])
+      rope(p, style, k, pe.table, nKvHeads, headDim, ropeDim, n);      // k = rotate(k, table[pos])
+      kvWrite(p, k, v, cache, dims, n);                                // cache[pos..pos+n) = k, v  [seq, kv_dim]
+      attention(p, { q, cache, out: attOut, splits: ws.splits, dims, nTokens: n }); // att = softmax(q·Kᵀ/√d)·V [n, q_dim]
+    } else {                                                           // 3D-RPE, released code's chunks
+      rope(p, style, k, pe.keyTable, nKvHeads, headDim, ropeDim, n);   // k = rotate(k, pos mod chunk_len)
+      kvWrite(p, k, v, cache, dims, n);                                // cache[pos..pos+n) = k, v  [seq, kv_dim]
+      attention3dRpeChunked(p, {                                       // att = softmax(q_{intra|succ|inter}·Kᵀ/√d)·V
+        q, cache, out: attOut, scores: pe.scores, queryTables: pe.queryTables, dims, style, ropeDim, chunkLen: pe.chunkLen, nTokens: n,
+      });
+    }
     const attIn = prep(attOut, layer.wo);                                // attIn = int8 / tables of att
     linear(p, layer.wo, attOut, proj, n, `blk.${l}.o`, ...attIn);          // proj = Wo·att             [n, dim]
     addInPlace(p, x, proj, n * dim);                                   // x += proj

@@ -9,6 +9,7 @@ import { checkAttentionDims, checkKernelPath, checkKvCacheType, type KernelPath,
 import { llamaConfigFromGguf, type LlamaConfig } from './config.ts';
 import { buildForwardPlan } from './forward.ts';
 import { loadLlamaWeights, type CrossQuantOptions, type LlamaWeights } from './load.ts';
+import { positionTables, type PositionEncoding } from './rope.ts';
 import { createWorkspace, type Workspace } from './workspace.ts';
 
 export interface LlamaModelOptions {
@@ -21,6 +22,8 @@ export interface LlamaModelOptions {
    * 'int8' quarters it (symmetric absmax codes, one f32 scale per position and KV head). docs/architecture.md.
    */
   kvCache?: KvCacheType;
+  /** How positions are encoded (default: the model's own RoPE); docs/position-encoding.md. */
+  positionEncoding?: PositionEncoding;
   /** How linears run (default 'dequant'; see KernelPath). 'lut' is reserved and rejected until it exists. */
   kernelPath?: KernelPath;
   onProgress?: (phase: 'weights' | 'pipelines', loadedBytes: number, totalBytes: number) => void;
@@ -80,10 +83,15 @@ export class LlamaModel {
     // and Q4_0 (4 bits, zero point 8) convert exactly (lutBitsFor in @qgpu/formats).
     const lut = kernelPath === 'lut' ? { group: 32 } as const : undefined;
     const kvCache = checkKvCacheType(options.kvCache ?? 'f32');
+    // Checked and built before any weight is read: a bad encoding fails fast, naming the field.
+    const positions = positionTables(config.rope, options.positionEncoding ?? { type: 'rope' }, seqLen, config.contextLength);
+    if (positions.kind === 'chunked' && kvCache !== 'f32') {
+      throw new RangeError(`3D-RPE mode 'chunked' needs kvCache 'f32' (its attention kernel reads f32 keys), not '${kvCache}'`);
+    }
     checkAttentionDims(config);
     if (options.crossQuant && kernelPath !== 'dp4a') throw new Error(`CrossQuant quantizes the activations of the int8 kernels: it needs kernel path 'dp4a', not '${kernelPath}'`);
     const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes, options.crossQuant);
-    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache);
+    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache, positions);
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');

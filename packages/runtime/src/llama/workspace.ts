@@ -3,6 +3,7 @@
 import { createTensor, type DType, type GpuTensor } from '@qgpu/gpu';
 import { decodeSplitsFor, type DecodeSplits, type Int8Activations, type KernelPath, type KvCacheLayer, type KvCacheType, type LutActivations } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
+import { positionTables, type PositionTables } from './rope.ts';
 
 export interface Workspace {
   readonly chunkTokens: number;
@@ -25,7 +26,7 @@ export interface Workspace {
   readonly int8: Int8Activations | undefined;
   /** lut path only: the T-MAC tables of whichever linear input is current, sized for the widest input. */
   readonly lut: LutActivations | undefined;
-  readonly ropeTable: GpuTensor; // [seq_len, rope_dim / 2] (cos, sin)
+  readonly position: PositionBuffers; // the position encoding's cos/sin tables (llama/rope.ts)
   readonly kvCacheType: KvCacheType;
   readonly kvCache: readonly KvCacheLayer[]; // per layer, preallocated for seq_len positions (ops.ts KvCacheLayer)
   readonly stepBuffer: GPUBuffer; // uniform Step { pos, n_tokens }
@@ -34,24 +35,22 @@ export interface Workspace {
 }
 
 /**
- * cos/sin of pos·θ_i for every position and rotated pair, computed in double precision once (θ_i = base^(−2i/rope_dim)),
- * so long positions do not lose accuracy the way per-token f32 or f16 evaluation on the GPU would.
+ * The position encoding's tables on the GPU (llama/rope.ts, computed once in double on the CPU): one table for q and
+ * k, or, for the released 3D-RPE code's chunked attention, a key table, the three query tables and a scores scratch.
  */
-export function ropeTableLlama(seqLen: number, ropeDim: number, freqBase: number): Float32Array<ArrayBuffer> {
-  const half = ropeDim / 2;
-  const table = new Float32Array(seqLen * half * 2);
-  for (let pos = 0; pos < seqLen; pos++) {
-    for (let i = 0; i < half; i++) {
-      const angle = pos * Math.pow(freqBase, (-2 * i) / ropeDim);
-      table[(pos * half + i) * 2] = Math.cos(angle);
-      table[(pos * half + i) * 2 + 1] = Math.sin(angle);
-    }
-  }
-  return table;
-}
+export type PositionBuffers =
+  | { readonly kind: 'rotate'; readonly table: GpuTensor }                  // [seq_len, rope_dim/2, 2] (cos, sin)
+  | {
+    readonly kind: 'chunked';
+    readonly keyTable: GpuTensor;     // [seq_len, rope_dim/2, 2] — keys at p mod chunk_len
+    readonly queryTables: GpuTensor;  // [3, seq_len, rope_dim/2, 2] — intra / successive / inter
+    readonly scores: GpuTensor;       // [chunk, n_heads, seq_len] attention scratch
+    readonly chunkLen: number;
+  };
 
 export function createWorkspace(
   device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number, kernelPath: KernelPath, kvCacheType: KvCacheType = 'f32',
+  tables: PositionTables = positionTables(config.rope, { type: 'rope' }, seqLen, config.contextLength),
 ): Workspace {
   const { dim, qDim, kvDim, hiddenDim, vocabSize, nHeads, nKvHeads, headDim, ropeDim } = config;
   const owned: GpuTensor[] = [];
@@ -60,8 +59,20 @@ export function createWorkspace(
     owned.push(t);
     return t;
   };
-  const ropeTable = make('rope_table', [seqLen, ropeDim / 2, 2]);
-  device.queue.writeBuffer(ropeTable.buffer, 0, ropeTableLlama(seqLen, ropeDim, config.ropeFreqBase));
+  const upload = (label: string, shape: number[], data: Float32Array<ArrayBuffer>) => {
+    const t = make(label, shape);
+    device.queue.writeBuffer(t.buffer, 0, data);
+    return t;
+  };
+  const position: PositionBuffers = tables.kind === 'rotate'
+    ? { kind: 'rotate', table: upload('rope_table', [seqLen, ropeDim / 2, 2], tables.table) }
+    : {
+      kind: 'chunked',
+      keyTable: upload('rope_key_table', [seqLen, ropeDim / 2, 2], tables.keyTable),
+      queryTables: upload('rope_query_tables', [3, seqLen, ropeDim / 2, 2], tables.queryTables),
+      scores: make('attn.scores', [chunkTokens, nHeads, seqLen]),
+      chunkLen: tables.geometry.chunkLen,
+    };
   // Blocks of 32 per token for the widest linear input; a width that is not a multiple of 32 never reaches the int8
   // kernels (its weights cannot be Q8_0/Q4_0/Q4_K), so rounding up only wastes a partial block.
   const int8Blocks = Math.ceil(Math.max(dim, qDim, hiddenDim) / 32);
@@ -114,7 +125,7 @@ export function createWorkspace(
     logits: make('logits', [chunkTokens, vocabSize]),
     int8,
     lut,
-    ropeTable,
+    position,
     kvCacheType,
     kvCache: Array.from({ length: config.nLayers }, (_, l) => kvLayer(l)),
     stepBuffer,
