@@ -1,7 +1,7 @@
 // The qgpu quantization convention for safetensors (documented in docs/formats.md): models quantized with methods
 // that have no standard GGUF type (SINQ with its column scale, RTN at widths or groups GGUF lacks) are written as
 // safetensors whose `__metadata__` says how, and whose quantized linears are stored as three or four tensors.
-import { FormatError } from './byte-source.ts';
+import { FormatError, printable } from './byte-source.ts';
 import type { SafetensorsFile, SafetensorsTensorInfo } from './safetensors.ts';
 
 /** `__metadata__` keys. All values are strings, as safetensors requires. */
@@ -43,10 +43,10 @@ export function readQuantHeader(file: SafetensorsFile): QuantHeader | undefined 
   const version = m.get(QUANT_KEYS.version);
   if (version === undefined) return undefined;
   const name = file.source.name;
-  if (version !== '1') throw new FormatError(`${name}: unsupported ${QUANT_KEYS.version} '${version}' (this reader knows 1)`);
+  if (version !== '1') throw new FormatError(`${name}: unsupported ${QUANT_KEYS.version} ${printable(version)} (this reader knows 1)`, 'unsupported_version');
   const int = (key: string, allowed: readonly number[]): number => {
     const v = Number(m.get(key));
-    if (!allowed.includes(v)) throw new FormatError(`${name}: ${key} '${m.get(key)}' is not one of ${allowed.join(', ')}`);
+    if (!allowed.includes(v)) throw new FormatError(`${name}: ${key} ${printable(String(m.get(key)))} is not one of ${allowed.join(', ')}`, 'bad_metadata');
     return v;
   };
   return {
@@ -79,7 +79,7 @@ export function packCodes(codes: ArrayLike<number>, rows: number, cols: number, 
 /** Inverse of {@link packCodes}. */
 export function unpackCodes(packed: Uint8Array, rows: number, cols: number, bits: number): Uint8Array {
   const rowBytes = packedRowBytes(cols, bits);
-  if (packed.byteLength !== rows * rowBytes) throw new FormatError(`unpackCodes: ${packed.byteLength} bytes, expected ${rows * rowBytes} for [${rows}, ${cols}] at ${bits} bits`);
+  if (packed.byteLength !== rows * rowBytes) throw new FormatError(`unpackCodes: ${packed.byteLength} bytes, expected ${rows * rowBytes} for [${rows}, ${cols}] at ${bits} bits`, 'bad_tensor');
   const out = new Uint8Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     let bit = r * rowBytes * 8;
@@ -112,7 +112,7 @@ export function findQuantizedLinear(file: SafetensorsFile, header: QuantHeader, 
   if (!codes) return undefined;
   const name = file.source.name;
   const fail = (message: string): never => {
-    throw new FormatError(`${name}: quantized tensor '${base}': ${message}`);
+    throw new FormatError(`${name}: quantized tensor ${printable(base)}: ${message}`, 'bad_tensor');
   };
   const scales = byName(QUANT_SUFFIXES.scales) ?? fail(`missing '${base}${QUANT_SUFFIXES.scales}'`);
   const zeros = byName(QUANT_SUFFIXES.zeros);

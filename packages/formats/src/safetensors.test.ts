@@ -19,9 +19,10 @@ function handBuilt(header: unknown, data: Uint8Array = new Uint8Array(0), header
 
 const read = (bytes: Uint8Array) => readSafetensors(bytesSource(bytes, 'test.safetensors'));
 
-async function expectFormatError(bytes: Uint8Array, pattern: RegExp) {
+async function expectFormatError(bytes: Uint8Array, pattern: RegExp, code?: string) {
   const error = await read(bytes).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(FormatError);
+  if (code) expect((error as FormatError).code).toBe(code);
   expect((error as Error).message).toMatch(/^test\.safetensors: /);
   expect((error as Error).message).toMatch(pattern);
 }
@@ -110,12 +111,12 @@ describe('safetensors validation errors (FormatError naming the file and tensor)
   const data8 = new Uint8Array(8);
 
   it('rejects files shorter than the length prefix and header lengths past the end or above the limit', async () => {
-    await expectFormatError(new Uint8Array(5), /shorter than the 8-byte header length/);
+    await expectFormatError(new Uint8Array(5), /shorter than the 8-byte header length/, 'truncated');
     const long = handBuilt({ a: ok }, data8);
     new DataView(long.buffer).setBigUint64(0, BigInt(long.byteLength), true);
-    await expectFormatError(long, /runs past the end of the file/);
+    await expectFormatError(long, /runs past the end of the file/, 'truncated');
     new DataView(long.buffer).setBigUint64(0, 2n ** 63n, true);
-    await expectFormatError(long, /exceeds the 100000000-byte limit/);
+    await expectFormatError(long, /exceeds the 100000000-byte limit/, 'limit');
   });
 
   it('rejects malformed JSON, invalid UTF-8 and non-object headers', async () => {
@@ -128,24 +129,26 @@ describe('safetensors validation errors (FormatError naming the file and tensor)
   });
 
   it('rejects unknown dtypes, bad shapes and bad offsets, naming the tensor', async () => {
-    await expectFormatError(handBuilt({ w: { ...ok, dtype: 'F64' } }, data8), /tensor 'w': unsupported dtype "F64"/);
+    await expectFormatError(handBuilt({ w: { ...ok, dtype: 'F64' } }, data8), /tensor 'w': unsupported dtype "F64"/, 'unsupported');
     await expectFormatError(handBuilt({ w: { ...ok, shape: [2.5] } }, data8), /tensor 'w': shape \[2.5\]/);
     await expectFormatError(handBuilt({ w: { ...ok, shape: [-2] } }, data8), /tensor 'w': shape/);
     await expectFormatError(handBuilt({ w: { ...ok, shape: [1, 1, 1, 1, 1, 1, 1, 1, 2] } }, data8), /at most 8/);
     await expectFormatError(handBuilt({ w: { ...ok, data_offsets: [0] } }, data8), /tensor 'w': data_offsets \[0\]/);
     await expectFormatError(handBuilt({ w: { ...ok, data_offsets: [8, 0] } }, data8), /end before they begin/);
-    await expectFormatError(handBuilt({ w: { ...ok, data_offsets: [0, 16] } }, data8), /tensor 'w'.*run past the data section/);
+    await expectFormatError(handBuilt({ w: { ...ok, data_offsets: [0, 16] } }, data8), /tensor 'w'.*run past the data section/, 'out_of_bounds');
     await expectFormatError(handBuilt({ w: { ...ok, shape: [3] } }, data8), /tensor 'w': shape \[3\] × F32 \(4 B\) does not match its 8-byte span/);
     // A shape whose product overflows doubles must not slip through as a huge span match.
     await expectFormatError(handBuilt({ w: { ...ok, shape: [2 ** 40, 2 ** 40, 2 ** 40] } }, data8), /does not match/);
-    await expectFormatError(handBuilt({ w: 'F32' }, data8), /tensor 'w': entry is not an object/);
+    await expectFormatError(handBuilt({ w: 'F32' }, data8), /tensor 'w': entry is not an object/, 'bad_value');
+    // A hostile name cannot break the one-line message.
+    await expectFormatError(handBuilt({ 'a\nb': { ...ok, dtype: 'X' } }, data8), /tensor 'a\\u000ab': unsupported/, 'unsupported');
   });
 
   it('rejects overlapping tensors', async () => {
     await expectFormatError(handBuilt({
       a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
       b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
-    }, data8), /tensor 'b' overlaps tensor 'a'/);
+    }, data8), /tensor 'b' overlaps tensor 'a'/, 'out_of_bounds');
   });
 });
 

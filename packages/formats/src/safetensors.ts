@@ -2,7 +2,7 @@
 // ({"__metadata__": {string: string}, name: {dtype, shape, data_offsets: [begin, end]}}), then the data section, with
 // offsets relative to its start. Everything is validated before a single tensor byte is read, and every failure is a
 // one-line FormatError naming the file and the tensor, so a corrupted or hostile file never reaches the loader.
-import { FormatError, type ByteSource } from './byte-source.ts';
+import { FormatError, printable, type ByteSource, type FormatErrorCode } from './byte-source.ts';
 import { f16ArrayToF32 } from './f16.ts';
 
 /** Element types this reader accepts: float weights, plus integer payloads for quantized models (docs/formats.md). */
@@ -42,17 +42,17 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Parses and validates the header of a safetensors file (two small reads); tensor data is read later by range. */
 export async function readSafetensors(source: ByteSource): Promise<SafetensorsFile> {
   const file = source.name;
-  const fail = (message: string): never => {
-    throw new FormatError(`${file}: ${message}`);
+  const fail = (message: string, code: FormatErrorCode): never => {
+    throw new FormatError(`${file}: ${message}`, code);
   };
-  if (source.byteLength < 8) fail(`not a safetensors file: ${source.byteLength} bytes is shorter than the 8-byte header length`);
+  if (source.byteLength < 8) fail(`not a safetensors file: ${source.byteLength} bytes is shorter than the 8-byte header length`, 'truncated');
   const lengthBytes = await source.read(0, 8);
   const view = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8);
   const headerLength64 = view.getBigUint64(0, true);
-  if (headerLength64 > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) fail(`safetensors header length ${headerLength64} exceeds the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit`);
+  if (headerLength64 > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) fail(`safetensors header length ${headerLength64} exceeds the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit`, 'limit');
   const headerLength = Number(headerLength64);
-  if (headerLength < 2) fail(`safetensors header length ${headerLength} is too small for a JSON object`);
-  if (8 + headerLength > source.byteLength) fail(`safetensors header length ${headerLength} runs past the end of the file (${source.byteLength} bytes)`);
+  if (headerLength < 2) fail(`safetensors header length ${headerLength} is too small for a JSON object`, 'bad_value');
+  if (8 + headerLength > source.byteLength) fail(`safetensors header length ${headerLength} runs past the end of the file (${source.byteLength} bytes)`, 'truncated');
 
   let json: unknown;
   try {
@@ -60,9 +60,9 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
     json = JSON.parse(text);
   } catch (error) {
     if (error instanceof FormatError) throw error;
-    return fail(`safetensors header is not valid UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`);
+    return fail(`safetensors header is not valid UTF-8 JSON (${error instanceof Error ? error.message : String(error)})`, 'bad_value');
   }
-  if (!isRecord(json)) return fail('safetensors header is not a JSON object');
+  if (!isRecord(json)) return fail('safetensors header is not a JSON object', 'bad_value');
 
   const dataOffset = 8 + headerLength;
   const dataLength = source.byteLength - dataOffset;
@@ -70,28 +70,28 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
   const tensors: SafetensorsTensorInfo[] = [];
   for (const [name, entry] of Object.entries(json)) {
     if (name === '__metadata__') {
-      if (!isRecord(entry)) fail('__metadata__ is not an object of strings');
+      if (!isRecord(entry)) fail('__metadata__ is not an object of strings', 'bad_value');
       for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof value !== 'string') fail(`__metadata__ value of '${key}' is not a string`);
+        if (typeof value !== 'string') fail(`__metadata__ value of ${printable(key)} is not a string`, 'bad_value');
         metadata.set(key, value as string);
       }
       continue;
     }
-    const where = `tensor '${name}'`;
-    if (!isRecord(entry)) return fail(`${where}: entry is not an object`);
+    const where = `tensor ${printable(name)}`;
+    if (!isRecord(entry)) return fail(`${where}: entry is not an object`, 'bad_value');
     const { dtype, shape, data_offsets: offsets } = entry;
     if (typeof dtype !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPE_BYTES, dtype)) {
-      return fail(`${where}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`);
+      return fail(`${where}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`, 'unsupported');
     }
     if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      return fail(`${where}: shape ${JSON.stringify(shape)} is not a list of at most ${MAX_RANK} non-negative integers`);
+      return fail(`${where}: shape ${JSON.stringify(shape)} is not a list of at most ${MAX_RANK} non-negative integers`, 'bad_tensor');
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      return fail(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+      return fail(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`, 'bad_tensor');
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin) fail(`${where}: data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataLength) fail(`${where}: data_offsets [${begin}, ${end}] run past the data section (${dataLength} bytes)`);
+    if (end < begin) fail(`${where}: data_offsets [${begin}, ${end}] end before they begin`, 'bad_tensor');
+    if (end > dataLength) fail(`${where}: data_offsets [${begin}, ${end}] run past the data section (${dataLength} bytes)`, 'out_of_bounds');
     // The span bounds the product, so no overflow: stop as soon as the running product exceeds it.
     let elementCount = 1;
     for (const d of shape as number[]) {
@@ -100,7 +100,7 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
     }
     const bytesPerElement = SAFETENSORS_DTYPE_BYTES[dtype as SafetensorsDtype];
     if (elementCount * bytesPerElement !== end - begin) {
-      fail(`${where}: shape [${(shape as number[]).join(', ')}] × ${dtype} (${bytesPerElement} B) does not match its ${end - begin}-byte span`);
+      fail(`${where}: shape [${(shape as number[]).join(', ')}] × ${dtype} (${bytesPerElement} B) does not match its ${end - begin}-byte span`, 'bad_tensor');
     }
     tensors.push({
       name, dtype: dtype as SafetensorsDtype, shape: shape as number[], elementCount,
@@ -114,7 +114,7 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
     const prev = tensors[i - 1]!;
     const cur = tensors[i]!;
     if (cur.byteOffset < prev.byteOffset + prev.byteLength) {
-      fail(`tensor '${cur.name}' overlaps tensor '${prev.name}' in the data section`);
+      fail(`tensor ${printable(cur.name)} overlaps tensor ${printable(prev.name)} in the data section`, 'out_of_bounds');
     }
   }
   return { source, metadata, tensors, dataOffset };
@@ -123,7 +123,7 @@ export async function readSafetensors(source: ByteSource): Promise<SafetensorsFi
 /** Finds a tensor by name, or throws a FormatError naming it. */
 export function safetensorsTensor(file: SafetensorsFile, name: string): SafetensorsTensorInfo {
   const t = file.tensors.find((x) => x.name === name);
-  if (!t) throw new FormatError(`${file.source.name}: missing tensor '${name}'`);
+  if (!t) throw new FormatError(`${file.source.name}: missing tensor ${printable(name)}`, 'missing');
   return t;
 }
 
@@ -153,7 +153,7 @@ export function f32ArrayToBf16(values: Float32Array): Uint16Array<ArrayBuffer> {
 
 /** A float tensor (F32, F16 or BF16) as float32 values; integer dtypes are refused (they are quantized payloads). */
 export function safetensorsToF32(tensor: SafetensorsTensorInfo, bytes: Uint8Array, fileName = 'safetensors'): Float32Array<ArrayBuffer> {
-  if (bytes.byteLength !== tensor.byteLength) throw new FormatError(`${fileName}: tensor '${tensor.name}' read ${bytes.byteLength} bytes, expected ${tensor.byteLength}`);
+  if (bytes.byteLength !== tensor.byteLength) throw new FormatError(`${fileName}: tensor '${tensor.name}' read ${bytes.byteLength} bytes, expected ${tensor.byteLength}`, 'io');
   const copy = bytes.slice().buffer;
   switch (tensor.dtype) {
     case 'F32': return new Float32Array(copy);
@@ -162,7 +162,7 @@ export function safetensorsToF32(tensor: SafetensorsTensorInfo, bytes: Uint8Arra
       return f16ArrayToF32(new Uint16Array(copy));
     }
     default:
-      throw new FormatError(`${fileName}: tensor '${tensor.name}' has dtype ${tensor.dtype}, not a float type`);
+      throw new FormatError(`${fileName}: tensor '${tensor.name}' has dtype ${tensor.dtype}, not a float type`, 'unsupported');
   }
 }
 
@@ -186,11 +186,11 @@ export function writeSafetensors(tensors: readonly SafetensorsTensorInput[], met
   let offset = 0;
   const placed: { bytes: Uint8Array; at: number }[] = [];
   for (const t of tensors) {
-    if (t.name === '__metadata__' || Object.hasOwn(header, t.name)) throw new FormatError(`writeSafetensors: duplicate or reserved tensor name '${t.name}'`);
+    if (t.name === '__metadata__' || Object.hasOwn(header, t.name)) throw new FormatError(`writeSafetensors: duplicate or reserved tensor name '${t.name}'`, 'duplicate');
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const elements = t.shape.reduce((a, b) => a * b, 1);
     if (elements * SAFETENSORS_DTYPE_BYTES[t.dtype] !== bytes.byteLength) {
-      throw new FormatError(`writeSafetensors: tensor '${t.name}' has ${bytes.byteLength} bytes but shape [${t.shape.join(', ')}] × ${t.dtype} needs ${elements * SAFETENSORS_DTYPE_BYTES[t.dtype]}`);
+      throw new FormatError(`writeSafetensors: tensor '${t.name}' has ${bytes.byteLength} bytes but shape [${t.shape.join(', ')}] × ${t.dtype} needs ${elements * SAFETENSORS_DTYPE_BYTES[t.dtype]}`, 'bad_tensor');
     }
     offset = Math.ceil(offset / ALIGN) * ALIGN;
     header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };

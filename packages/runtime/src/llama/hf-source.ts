@@ -27,7 +27,7 @@ export async function hfSourceFromBaseUrl(baseUrl: string, signal?: AbortSignal)
   if (index?.ok) {
     const json = (await index.json()) as { weight_map?: Record<string, string> };
     const shards = [...new Set(Object.values(json.weight_map ?? {}))];
-    if (shards.length === 0) throw new FormatError(`${baseUrl}model.safetensors.index.json: empty weight_map`);
+    if (shards.length === 0) throw new FormatError(`${baseUrl}model.safetensors.index.json: empty weight_map`, 'bad_value');
     safetensors = shards.map((s) => baseUrl + s);
   } else {
     await index?.body?.cancel();
@@ -51,7 +51,7 @@ async function jsonOf(file: ModelFile | ByteSource | Record<string, unknown>, wh
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
     return parsed as Record<string, unknown>;
   } catch (error) {
-    throw new FormatError(`${name}: ${what} is not a valid JSON object (${(error as Error).message})`);
+    throw new FormatError(`${name}: ${what} is not a valid JSON object (${(error as Error).message})`, 'bad_value');
   }
 }
 
@@ -125,7 +125,7 @@ export async function openHfModel(source: LocalHfModelSource | string, options: 
 
 /** A source that is not an HF model is a GGUF file, loaded as stored: quantize-on-load is refused for it. */
 export function ggufSourceOf(source: ModelSource | ByteSource | LocalHfModelSource, options: Pick<LoadOptions, 'quantize'>): ModelFile | ByteSource {
-  if (isHfSource(source)) throw new FormatError('internal: an HF model source reached the GGUF path');
-  if (options.quantize) throw new FormatError('quantize on load needs a Hugging Face safetensors model (config.json + safetensors + tokenizer); GGUF files are loaded as stored');
+  if (isHfSource(source)) throw new FormatError('internal: an HF model source reached the GGUF path', 'invalid');
+  if (options.quantize) throw new FormatError('quantize on load needs a Hugging Face safetensors model (config.json + safetensors + tokenizer); GGUF files are loaded as stored', 'unsupported');
   return source as ModelFile | ByteSource;
 }

@@ -4,7 +4,7 @@
 // order to GGUF's interleaved RoPE order, and with `quantize`, quantized on the CPU before upload. The loader,
 // kernels and forward pass are then exactly those of GGUF models. See docs/formats.md.
 import {
-  f32ToF16, FormatError, quantize as quantizeBlocks, QUANT_BLOCK, readSafetensors, readSafetensorsBytes, safetensorsToF32,
+  f32ToF16, FormatError, printable, type FormatErrorCode, quantize as quantizeBlocks, QUANT_BLOCK, readSafetensors, readSafetensorsBytes, safetensorsToF32,
   type ByteSource, type GgufFile, type GgufTensorInfo, type GgufValue, type SafetensorsFile, type SafetensorsTensorInfo,
 } from '@qgpu/formats';
 import type { QuantizeOnLoad } from '../engine-api.ts';
@@ -44,7 +44,7 @@ export function ggufNameOfHf(name: string, fileName = 'safetensors'): string | u
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
   const inner = m ? LAYER_NAMES[m[2]!] : undefined;
   if (m && inner) return `blk.${Number(m[1])}.${inner}`;
-  throw new FormatError(`${fileName}: tensor '${name}' is not part of a Llama model qgpu can run (biases and other modules are unsupported)`);
+  throw new FormatError(`${fileName}: tensor ${printable(name)} is not part of a Llama model qgpu can run (biases and other modules are unsupported)`, 'unsupported');
 }
 
 /**
@@ -66,7 +66,7 @@ function permuteHeads(rows: Uint8Array, nHeads: number, rowBytes: number, map: (
   const totalRows = rows.byteLength / rowBytes;
   const headDim = totalRows / nHeads;
   if (!Number.isInteger(totalRows) || !Number.isInteger(headDim) || headDim % 2 !== 0) {
-    throw new FormatError(`cannot permute ${totalRows} rows into ${nHeads} heads of even size`);
+    throw new FormatError(`cannot permute ${totalRows} rows into ${nHeads} heads of even size`, 'bad_tensor');
   }
   const half = headDim / 2;
   const out = new Uint8Array(rows.byteLength);
@@ -94,17 +94,17 @@ const HF_LLAMA_TYPES = ['llama', 'mistral'];
  * `ropeFreqs` (the `rope_freqs.weight` tensor llama.cpp's converter writes).
  */
 export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json'): { metadata: Map<string, GgufValue>; ropeFreqs?: Float32Array } {
-  const fail = (message: string): never => {
-    throw new FormatError(`${name}: ${message}`);
+  const fail = (message: string, code: FormatErrorCode = 'bad_metadata'): never => {
+    throw new FormatError(`${name}: ${message}`, code);
   };
   if (!isObject(config)) return fail('not a JSON object');
   const modelType = config.model_type;
   if (typeof modelType !== 'string' || !HF_LLAMA_TYPES.includes(modelType)) {
-    fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: ${HF_LLAMA_TYPES.join(', ')})`);
+    fail(`model_type ${JSON.stringify(modelType)} is not supported (supported: ${HF_LLAMA_TYPES.join(', ')})`, 'unsupported');
   }
-  if (config.attention_bias === true || config.mlp_bias === true) fail('attention_bias / mlp_bias are not supported');
+  if (config.attention_bias === true || config.mlp_bias === true) fail('attention_bias / mlp_bias are not supported', 'unsupported');
   if (typeof config.sliding_window === 'number' && config.use_sliding_window !== false && modelType === 'mistral') {
-    fail('sliding-window attention is not supported');
+    fail('sliding-window attention is not supported', 'unsupported');
   }
   const int = (key: string, fallback?: number): number => {
     const v = config[key] ?? fallback;
@@ -157,7 +157,7 @@ export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json')
     case 'llama3':
       return { metadata, ropeFreqs: llama3RopeFactors(scaling, headDim, ropeTheta, factor) };
     default:
-      return fail(`rope_scaling type ${JSON.stringify(type)} is not supported (linear, yarn, llama3)`);
+      return fail(`rope_scaling type ${JSON.stringify(type)} is not supported (linear, yarn, llama3)`, 'unsupported');
   }
 }
 
@@ -243,19 +243,19 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
   const nLayers = metadata.get('llama.block_count') as number;
 
   const shards = Array.isArray(files.safetensors) ? files.safetensors as readonly ByteSource[] : [files.safetensors as ByteSource];
-  if (shards.length === 0) throw new FormatError(`${name}: no safetensors file given`);
+  if (shards.length === 0) throw new FormatError(`${name}: no safetensors file given`, 'missing');
   const found = new Map<string, { file: SafetensorsFile; hf: SafetensorsTensorInfo }>();
   for (const source of shards) {
     const file = await readSafetensors(source);
     for (const hf of file.tensors) {
       const gguf = ggufNameOfHf(hf.name, source.name);
       if (gguf === undefined) continue;
-      if (found.has(gguf)) throw new FormatError(`${source.name}: tensor '${hf.name}' appears in more than one shard`);
+      if (found.has(gguf)) throw new FormatError(`${source.name}: tensor '${hf.name}' appears in more than one shard`, 'duplicate');
       if (hf.dtype !== 'F32' && hf.dtype !== 'F16' && hf.dtype !== 'BF16') {
-        throw new FormatError(`${source.name}: tensor '${hf.name}' has dtype ${hf.dtype}; unquantized checkpoints must be F32, F16 or BF16`);
+        throw new FormatError(`${source.name}: tensor '${hf.name}' has dtype ${hf.dtype}; unquantized checkpoints must be F32, F16 or BF16`, 'unsupported');
       }
       const layer = /^blk\.(\d+)\./.exec(gguf);
-      if (layer && Number(layer[1]) >= nLayers) throw new FormatError(`${source.name}: tensor '${hf.name}' is beyond num_hidden_layers ${nLayers}`);
+      if (layer && Number(layer[1]) >= nLayers) throw new FormatError(`${source.name}: tensor '${hf.name}' is beyond num_hidden_layers ${nLayers}`, 'bad_tensor');
       found.set(gguf, { file, hf });
     }
   }
