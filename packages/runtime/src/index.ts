@@ -18,7 +18,7 @@ export {
   positionTables, ropeConfigFromGguf, ropeFrequencies, ropeTable, type RopeConfig, type RopeScaling, type RopeStyle,
 } from './llama/rope.ts';
 export {
-  applyRepetitionPenalty, DEFAULT_REPETITION_LAST_N, drawIndex, filteredDistribution, isGreedy, Sampler, samplingConfig,
+  applyRepetitionPenalty, DEFAULT_REPETITION_LAST_N, drawFromSoftmax, drawIndex, filteredDistribution, isGreedy, kthLargest, Sampler, samplingConfig,
   type Distribution, type SamplingConfig, type SamplingOptions,
 } from './sampling.ts';
 export { StopMatcher, type StopStep } from './stop.ts';

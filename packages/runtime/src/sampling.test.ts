@@ -1,7 +1,8 @@
 // The sampler against hand-computed cases (each filter on its own, and their order), and its seeded draws against
 // the exact filtered distribution computed independently below (plain arrays, no code shared with sampling.ts).
 import { describe, expect, it } from 'vitest';
-import { applyRepetitionPenalty, filteredDistribution, isGreedy, Sampler, samplingConfig, type SamplingOptions } from './sampling.ts';
+import { mulberry32 } from '@qgpu/formats';
+import { applyRepetitionPenalty, drawFromSoftmax, filteredDistribution, isGreedy, kthLargest, Sampler, samplingConfig, type SamplingOptions } from './sampling.ts';
 
 const noFilters = { temperature: 1, topK: 0, topP: 1, minP: 0 };
 const logitsOfProbs = (probs: number[]) => Float32Array.from(probs, Math.log);
@@ -114,20 +115,23 @@ function independentDistribution(logits: number[], history: number[], o: Require
     return e.map((v) => v / s);
   };
   let p = softmax(c, 1);
-  let mass = 0;
-  const keepP = p.findIndex((v) => (mass += v) >= o.topP);
-  c = c.slice(0, keepP + 1);
-  p = softmax(c, 1);
+  if (o.topP < 1) {
+    let mass = 0;
+    const keepP = p.findIndex((v) => (mass += v) >= o.topP);
+    c = c.slice(0, keepP + 1);
+    p = softmax(c, 1);
+  }
   c = c.filter((_, i) => p[i]! >= o.minP * p[0]!);
   const final = softmax(c, o.temperature);
   return new Map(c.map((x, i) => [x.id, final[i]!]));
 }
 
+const draws = 20_000;
+
 describe('seeded draws', () => {
   const logits = [1.2, -0.3, 2.5, 0.7, 2.1, -1.5, 0.9, 1.8];
   const history = [2, 5, 7];
   const options = { temperature: 0.8, topK: 6, topP: 0.9, minP: 0.05, repetitionPenalty: 1.3, repetitionLastN: 2 };
-  const draws = 20_000;
 
   it('follow the exact filtered softmax (chi-square, 20k draws)', () => {
     const expected = independentDistribution(logits, history, options);
@@ -155,5 +159,56 @@ describe('seeded draws', () => {
     };
     expect(run(7)).toEqual(run(7));
     expect(run(7)).not.toEqual(run(8));
+  });
+});
+
+describe('the fast paths agree with the plain definitions', () => {
+  it('kthLargest equals sorting, with ties and repeated values', () => {
+    const next = mulberry32(21);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + Math.floor(next() * 300);
+      const values = Float32Array.from({ length: n }, () => Math.round(next() * 20) / 4);
+      const sorted = [...values].sort((a, b) => b - a);
+      const k = 1 + Math.floor(next() * n);
+      expect(kthLargest(values, k)).toBe(sorted[k - 1]);
+    }
+  });
+
+  it('filteredDistribution equals the independent sort-and-filter implementation on 300 random cases', () => {
+    const next = mulberry32(5);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 2 + Math.floor(next() * 400);
+      // Rounded so that ties occur; a wide spread so that top-p needs more than one logit window sometimes.
+      // Rounded to f32 first, so both sides see the same values.
+      const logits = [...Float32Array.from({ length: n }, () => Math.round((next() * 2 - 1) * 400) / 10)];
+      const o = {
+        temperature: 0.2 + next() * 2,
+        topK: next() < 0.5 ? 0 : 1 + Math.floor(next() * n),
+        topP: next() < 0.3 ? 1 : 0.05 + next() * 0.9,
+        minP: next() < 0.5 ? 0 : next() * 0.5,
+        repetitionPenalty: 1,
+        repetitionLastN: 0,
+      };
+      const expected = independentDistribution(logits, [], o);
+      const actual = filteredDistribution(Float32Array.from(logits), o);
+      expect([...actual.ids], JSON.stringify(o)).toEqual([...expected.keys()]);
+      [...actual.probs].forEach((p, i) => expect(p).toBeCloseTo([...expected.values()][i]!, 9));
+    }
+  });
+
+  it('without filters the sampler draws from the full softmax unsorted (chi-square, 20k draws)', () => {
+    const logits = [0.5, 2, -1, 1.5, 0, 1];
+    const temperature = 1.3;
+    const expected = independentDistribution(logits, [], { temperature, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, repetitionLastN: 0 });
+    const random = mulberry32(77);
+    const counts = new Map<number, number>();
+    for (let i = 0; i < draws; i++) {
+      const id = drawFromSoftmax(Float32Array.from(logits), temperature, random);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    let chi2 = 0;
+    for (const [id, p] of expected) chi2 += ((counts.get(id) ?? 0) - draws * p) ** 2 / (draws * p);
+    // 99.9% quantile of chi-square with 5 degrees of freedom.
+    expect(chi2).toBeLessThan(20.52);
   });
 });

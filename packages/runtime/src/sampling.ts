@@ -101,36 +101,109 @@ function softmaxOf(logits: ArrayLike<number>, ids: ArrayLike<number>, temperatur
   return probs;
 }
 
+function maxOf(logits: Float32Array): number {
+  let max = -Infinity;
+  // NaN would poison the order and the softmax; a NaN logit means the forward pass is broken, so say so.
+  for (const v of logits) {
+    if (Number.isNaN(v)) throw new Error('the logits contain NaN');
+    if (v > max) max = v;
+  }
+  return max;
+}
+
+/** The k-th largest value (k ≥ 1) by quickselect on a copy: O(n) on average, no full sort. */
+export function kthLargest(values: Float32Array, k: number): number {
+  const a = Float32Array.from(values);
+  const target = a.length - k; // index in ascending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three as the pivot keeps sorted or constant runs from going quadratic.
+    const x = a[lo]!, y = a[mid]!, z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) { const t = a[i]!; a[i] = a[j]!; a[j] = t; i++; j--; }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
+  }
+  return a[target]!;
+}
+
 /**
  * The distribution the sampler draws from, for logits already penalised: ids sorted by logit (descending, ties by
  * id), then top-k, top-p and min-p on the un-tempered softmax (each keeps at least one token), then
  * softmax(logits / temperature) over the survivors. Temperature must be > 0.
+ *
+ * Cost: sorting a whole vocabulary takes tens of ms (49k ids: ~50 ms with a comparator, ~20 ms natively in V8), so
+ * nothing of that size is sorted: top-k's cut is found by quickselect, and top-p sorts only the ids within a logit
+ * window below the maximum, widening the window until it holds the top-p mass. Survivors are all any filter keeps.
  */
 export function filteredDistribution(logits: Float32Array, config: Omit<SamplingConfig, 'seed' | 'repetitionPenalty' | 'repetitionLastN'>): Distribution {
   if (!(config.temperature > 0)) throw new RangeError(`filteredDistribution needs temperature > 0, got ${config.temperature}`);
-  let order = Int32Array.from({ length: logits.length }, (_, i) => i);
-  // NaN would poison the sort and the softmax; a NaN logit means the forward pass is broken, so say so.
-  for (const v of logits) if (Number.isNaN(v)) throw new Error('the logits contain NaN');
-  order.sort((a, b) => logits[b]! - logits[a]! || a - b);
-  if (config.topK > 0 && config.topK < order.length) order = order.subarray(0, config.topK);
+  const vocab = logits.length;
+  const max = maxOf(logits);
+  const topK = config.topK > 0 && config.topK < vocab ? config.topK : vocab;
+  const kth = topK < vocab ? kthLargest(logits, topK) : -Infinity;
+  // p_i ≥ minP·p_max ⇔ logit_i ≥ logit_max + ln(minP), as llama.cpp tests it (no softmax needed).
+  const minPFloor = config.minP > 0 ? max + Math.log(config.minP) : -Infinity;
+  const hardFloor = Math.max(kth, minPFloor);
+  // Top-p normalises over the top-k set (llama.cpp: softmax of the current candidates); ties at the k-th value count
+  // only as often as they fit in k.
+  let total = 0;
   if (config.topP < 1) {
-    const p = softmaxOf(logits, order, 1);
-    let cumulative = 0;
-    let keep = order.length;
-    for (let i = 0; i < p.length; i++) {
-      cumulative += p[i]!;
-      if (cumulative >= config.topP) { keep = i + 1; break; }
+    let above = 0;
+    for (const v of logits) if (v > kth) { total += Math.exp(v - max); above++; }
+    if (topK < vocab) total += (topK - above) * Math.exp(kth - max);
+  }
+  const byLogit = (a: number, b: number) => logits[b]! - logits[a]! || a - b;
+  let eligible = 0;
+  if (config.topP < 1) for (const v of logits) if (v >= hardFloor) eligible++;
+  for (let width = 16; ; width *= 2) {
+    const cut = config.topP < 1 ? Math.max(hardFloor, max - width) : hardFloor;
+    const ids: number[] = [];
+    for (let i = 0; i < vocab; i++) if (logits[i]! >= cut) ids.push(i);
+    ids.sort(byLogit);
+    let keep = Math.min(topK, ids.length);
+    let reached = config.topP >= 1;
+    if (!reached) {
+      let cumulative = 0;
+      for (let n = 0; n < keep; n++) {
+        cumulative += Math.exp(logits[ids[n]!]! - max);
+        if (cumulative >= config.topP * total) { keep = n + 1; reached = true; break; }
+      }
     }
-    order = order.subarray(0, keep);
+    // Done when top-p is met inside the window, or the window already holds everything the other filters keep
+    // (then min-p, which keeps a prefix too, has cut the tail that top-p would have kept).
+    if (reached || cut === hardFloor || ids.length === eligible) {
+      const kept = Int32Array.from(ids.slice(0, Math.max(1, keep)));
+      return { ids: kept, probs: softmaxOf(logits, kept, config.temperature) };
+    }
   }
-  if (config.minP > 0) {
-    // p_i ≥ minP·p_max ⇔ logit_i ≥ logit_max + ln(minP), as llama.cpp tests it (no softmax needed).
-    const threshold = logits[order[0]!]! + Math.log(config.minP);
-    let keep = 1;
-    while (keep < order.length && logits[order[keep]!]! >= threshold) keep++;
-    order = order.subarray(0, keep);
+}
+
+/**
+ * Draws from softmax(logits / temperature) over the whole vocabulary without sorting it (the no-filter case):
+ * inverse CDF in id order, one uniform number. Same distribution as filteredDistribution with no filters.
+ */
+export function drawFromSoftmax(logits: Float32Array, temperature: number, random: () => number): number {
+  const max = maxOf(logits);
+  const weights = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += weights[i] = Math.exp((logits[i]! - max) / temperature);
+  const r = random() * sum;
+  let cumulative = 0;
+  for (let i = 0; i < weights.length; i++) {
+    cumulative += weights[i]!;
+    if (r < cumulative) return i;
   }
-  return { ids: Int32Array.from(order), probs: softmaxOf(logits, order, config.temperature) };
+  return weights.length - 1;
 }
 
 /** Draws an index of `probs` (summing to 1) by inverse CDF with one uniform number from `random`. */
@@ -166,6 +239,7 @@ export class Sampler {
     const c = this.config;
     const penalised = applyRepetitionPenalty(logits, history, c.repetitionPenalty, c.repetitionLastN);
     if (c.temperature === 0) return argmax(penalised);
+    if (c.topK === 0 && c.topP === 1 && c.minP === 0) return drawFromSoftmax(penalised, c.temperature, this.random);
     const { ids, probs } = filteredDistribution(penalised, c);
     return ids[drawIndex(probs, this.random)]!;
   }
