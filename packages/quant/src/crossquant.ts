@@ -2,7 +2,7 @@
 // calibration text run through the CPU reference forward, stored next to the model as a small GGUF sidecar; and the
 // "quantization kernel" — the share of nonzero activations that int8 quantization maps to 0 — for per-token absmax
 // (α = 1) and CrossQuant at other α.
-import { FormatError, readTensorBytes, writeGguf, type GgufFile, type GgufWriteTensor } from '@qgpu/formats';
+import { dequantize, FormatError, quantize, readTensorBytes, writeGguf, type GgufFile, type GgufWriteTensor } from '@qgpu/formats';
 import { loadReferenceModel, matmul, ReferenceLlama, type LinearHook, type LlamaConfig, type LlamaWeights } from '@qgpu/reference';
 import { roundHalfEven } from './round.ts';
 
@@ -134,4 +134,34 @@ export function kernelReport(
     return matmul(w, xq, rows, cols, n);
   });
   return { alpha, perLinear, overall };
+}
+
+/**
+ * The W8A8 CrossQuant model on the CPU reference, as the dp4a path computes it (methods.md §3.3): for every linear
+ * accepted by `int8`, the weight is stored as Q8_0 of W·diag(c^(1−α)) (α = 1: the weight as loaded) and its input
+ * x is replaced by q·t^α/127 with q the CrossQuant code, so W'·(q·t^α/127) ≈ W·x. Kernel counts per linear and
+ * overall accumulate in the returned objects. Weights arrive dequantized (Q8_0 files: exactly the stored values).
+ */
+export function crossQuantHook(stats: ColumnAbsMax, alpha: number, int8: (name: string, cols: number) => boolean): { hook: LinearHook; perLinear: Map<string, KernelCount>; overall: KernelCount } {
+  const perLinear = new Map<string, KernelCount>();
+  const overall: KernelCount = { nonzero: 0, zeroed: 0 };
+  const folded = new Map<string, Float32Array>();
+  const hook: LinearHook = (name, w, x, rows, cols, n) => {
+    if (!int8(name, cols)) return matmul(w, x, rows, cols, n);
+    const c = alpha === 1 ? undefined : stats.get(name);
+    let weight = w;
+    if (c) {
+      weight = folded.get(name) ?? Float32Array.from(dequantize('Q8_0', quantize('Q8_0', foldColumnPower(w, rows, cols, c, alpha)), rows * cols));
+      folded.set(name, weight);
+    }
+    const count = perLinear.get(name) ?? { nonzero: 0, zeroed: 0 };
+    perLinear.set(name, count);
+    const [nz, z] = [count.nonzero, count.zeroed];
+    const xq = crossQuantFake(x, n, cols, c, alpha, count);
+    overall.nonzero += count.nonzero - nz;
+    overall.zeroed += count.zeroed - z;
+    const activation = c ? Float32Array.from(xq, (v, i) => (c[i % cols]! > 0 ? v / c[i % cols]! ** (1 - alpha) : 0)) : xq;
+    return matmul(weight, activation, rows, cols, n);
+  };
+  return { hook, perLinear, overall };
 }

@@ -2,24 +2,26 @@
 // and W8A8 (per-token vs CrossQuant) on a TinyStories-style text, with llama.cpp's perplexity protocol
 // (packages/runtime/src/perplexity.ts). Every model is scored on the CPU reference (exact function of its weights);
 // the files the runtime loads are also scored on the GPU through `pnpm qgpu perplexity`.
-//   node --import tsx packages/quant/src/bench/quant-bench.ts [--gpu] [--context 512]
+//   node --import tsx packages/quant/src/bench/quant-bench.ts [--gpu] [--context 512] [--chunks 5]
 // Writes packages/bench/results/quant-stories260K.json and prints a Markdown table.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { bytesSource, dequantize, quantize, readGguf, type GgufFile } from '@qgpu/formats';
-import { loadReferenceModel, matmul, ReferenceLlama, type LinearHook, type LlamaConfig, type LlamaWeights } from '@qgpu/reference';
+import { bytesSource, readGguf, type GgufFile } from '@qgpu/formats';
+import { loadReferenceModel, ReferenceLlama, type LinearHook, type LlamaConfig, type LlamaWeights } from '@qgpu/reference';
 import { perplexityOfTokens, type LogitsModel } from '../../../runtime/src/perplexity.ts';
 import { SpmTokenizer, spmVocabFromGguf } from '../../../tokenizer/src/index.ts';
-import { collectColumnAbsMax, crossQuantFake, writeCalibration, type ColumnAbsMax, type KernelCount } from '../crossquant.ts';
+import { collectColumnAbsMax, crossQuantHook, writeCalibration, type ColumnAbsMax, type KernelCount } from '../crossquant.ts';
 import { dequantizedGguf } from '../gguf-layout.ts';
 import { readTypedMetadata } from '../gguf-meta.ts';
 import { quantizeGgufModel, type QuantizeModelOptions } from '../model.ts';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const { values: args } = parseArgs({ options: { gpu: { type: 'boolean', default: false }, context: { type: 'string', default: '512' } } });
+const { values: args } = parseArgs({ options: { gpu: { type: 'boolean', default: false }, context: { type: 'string', default: '512' }, chunks: { type: 'string', default: '5' } } });
 const context = Number(args.context);
+/** Windows scored (llama-perplexity --chunks): 5 × 512 tokens of the 5,460-token text keeps a full run under the CI budget. */
+const chunks = Number(args.chunks);
 const MODEL = `${root}../shared/models/stories260K/stories260K-f32.gguf`;
 const TEXT = `${root}packages/bench/data/tinystories-quant.txt`;
 const OUT_DIR = '/tmp/qgpu-quant-bench';
@@ -48,12 +50,12 @@ function cpuModel(config: LlamaConfig, weights: LlamaWeights, hook?: LinearHook)
 
 async function cpuPpl(file: GgufFile, hook?: LinearHook): Promise<number> {
   const { config, weights } = await loadReferenceModel(file);
-  return (await perplexityOfTokens(cpuModel(config, weights, hook), tokens, BOS, { context })).ppl;
+  return (await perplexityOfTokens(cpuModel(config, weights, hook), tokens, BOS, { context, maxWindows: chunks })).ppl;
 }
 
 function gpuPpl(path: string, kernelPath?: string, extra: string[] = []): number | null {
   if (!args.gpu) return null;
-  const cli = ['--import', 'tsx', `${root}packages/cli/src/main.ts`, 'perplexity', '--model', path, '--file', TEXT, '--context', String(context), '--json'];
+  const cli = ['--import', 'tsx', `${root}packages/cli/src/main.ts`, 'perplexity', '--model', path, '--file', TEXT, '--context', String(context), '--chunks', String(chunks), '--json'];
   if (kernelPath) cli.push('--kernel-path', kernelPath);
   cli.push(...extra);
   const r = spawnSync(process.execPath, cli, { cwd: root, encoding: 'utf8', env: { ...process.env, QGPU_ADAPTER: process.env.QGPU_ADAPTER ?? 'lavapipe' } });
@@ -88,8 +90,8 @@ await converted('pre-SINQ + Q8_0', 'presinq-q8_0', { method: 'presinq', target: 
 for (const group of [64, 32] as const) {
   for (const bits of [4, 3, 2] as const) {
     // The GPU scores the group-64 files (the LUT path agrees with the CPU reference to 1e-5 in logits, sinq-model.gpu.test.ts).
-    await converted(`RTN ${bits}-bit g${group}`, `rtn${bits}-g${group}`, { method: 'rtn', bits, group }, undefined, group === 64);
-    await converted(`SINQ ${bits}-bit g${group}`, `sinq${bits}-g${group}`, { method: 'sinq', bits, group }, undefined, group === 64);
+    await converted(`RTN ${bits}-bit g${group}`, `rtn${bits}-g${group}`, { method: 'rtn', bits, group }, undefined, group === 64 && bits >= 3);
+    await converted(`SINQ ${bits}-bit g${group}`, `sinq${bits}-g${group}`, { method: 'sinq', bits, group }, undefined, group === 64 && bits >= 3);
     if (group === 64) await converted(`SINQ ${bits}-bit g${group}, t per linear (CPU only)`, `sinq${bits}-g${group}-perlinear`, { method: 'sinq', bits, group, perLinearScale: true }, undefined, false);
   }
 }
@@ -105,46 +107,26 @@ const int8Linear = (name: string, cols: number) => cols % 32 === 0 && name !== '
 const calibrationPath = `${OUT_DIR}/calibration-first-half.gguf`;
 writeFileSync(calibrationPath, writeCalibration(calibration, Math.floor(tokens.length / 2)));
 for (const alpha of [1, 0.75, 0.5, 0.25]) {
-  const perLayer = new Map<string, KernelCount>();
-  const overall: KernelCount = { nonzero: 0, zeroed: 0 };
-  // CrossQuant folds c^(1−α) into the weight columns before Q8_0 (methods.md §3.3); per-token (α = 1) uses the file.
-  const folded = new Map<string, Float32Array>();
-  const weightFor = (name: string, w: Float32Array, rows: number, cols: number, c: Float32Array | undefined) => {
-    if (alpha === 1 || !c) return w;
-    let f = folded.get(name);
-    if (!f) {
-      const scaled = Float32Array.from(w, (v, i) => v * (c[i % cols]! > 0 ? c[i % cols]! ** (1 - alpha) : 1));
-      f = Float32Array.from(dequantize('Q8_0', quantize('Q8_0', scaled), rows * cols));
-      folded.set(name, f);
-    }
-    return f;
-  };
-  const hook: LinearHook = (name, w, x, rows, cols, n) => {
-    if (!int8Linear(name, cols)) return matmul(w, x, rows, cols, n);
-    const layer = name.replace(/\.[a-z_]+\.weight$/, '').replace(/^output$/, 'output');
-    const count = perLayer.get(layer) ?? { nonzero: 0, zeroed: 0 };
-    perLayer.set(layer, count);
-    const before = { ...count };
-    const c = calibration.get(name);
-    // x̂ = q·Δ with Δ = t^α c^(1−α)/127; W' = W·c^(1−α) quantized; W'·(q·t^α/127) = Σ_j W_j c_j^(1−α) q_j t^α/127.
-    const xq = crossQuantFake(x, n, cols, c, alpha, count);
-    const xUnscaled = alpha === 1 || !c ? xq : Float32Array.from(xq, (v, i) => (c[i % cols]! > 0 ? v / c[i % cols]! ** (1 - alpha) : 0));
-    overall.nonzero += count.nonzero - before.nonzero;
-    overall.zeroed += count.zeroed - before.zeroed;
-    return matmul(weightFor(name, w, rows, cols, c), xUnscaled, rows, cols, n);
-  };
+  const { hook, perLinear, overall } = crossQuantHook(calibration, alpha, int8Linear);
   const ppl = await cpuPpl(q8, hook);
   const share = (k: KernelCount) => k.zeroed / Math.max(1, k.nonzero);
+  // Per layer: the linears of blk.N summed (output.weight on its own).
+  const perLayer = new Map<string, KernelCount>();
+  for (const [name, k] of perLinear) {
+    const layer = /^blk\.\d+/.exec(name)?.[0] ?? name;
+    const acc = perLayer.get(layer) ?? { nonzero: 0, zeroed: 0 };
+    perLayer.set(layer, { nonzero: acc.nonzero + k.nonzero, zeroed: acc.zeroed + k.zeroed });
+  }
   record({
     label: alpha === 1 ? 'W8A8 per-token absmax (Q8_0 weights)' : `W8A8 CrossQuant α=${alpha} (Q8_0 weights)`,
-    cpu: ppl, gpu: gpuPpl(q8Path, 'dp4a', ['--crossquant', calibrationPath, '--alpha', String(alpha)]),
+    cpu: ppl, gpu: alpha === 1 || alpha === 0.5 ? gpuPpl(q8Path, 'dp4a', ['--crossquant', calibrationPath, '--alpha', String(alpha)]) : null,
     kernel: { overall: share(overall), perLayer: Object.fromEntries([...perLayer].map(([k, v]) => [k, share(v)])) },
   });
 }
 record({ label: 'W8A8 dp4a per-block-32 activations (Q8_0 file)', file: q8Path, kernelPath: 'dp4a', cpu: NaN, gpu: gpuPpl(q8Path, 'dp4a') });
 
 const adapter = args.gpu ? (process.env.QGPU_ADAPTER ?? 'lavapipe') : 'none';
-const result = { model: 'stories260K', text: 'packages/bench/data/tinystories-quant.txt', tokens: tokens.length, context, adapter, date: new Date().toISOString(), rows };
+const result = { model: 'stories260K', text: 'packages/bench/data/tinystories-quant.txt', tokens: tokens.length, context, chunks, adapter, date: new Date().toISOString(), rows };
 writeFileSync(`${root}packages/bench/results/quant-stories260K.json`, JSON.stringify(result, null, 2) + '\n');
 console.log(`| model | CPU reference ppl | GPU (${adapter}) ppl | kernel proportion |\n|---|---|---|---|`);
 for (const r of rows) {

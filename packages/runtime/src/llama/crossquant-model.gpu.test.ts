@@ -1,0 +1,42 @@
+// CrossQuant on the dp4a path with a whole model: stories260K-q8_0 with calibration statistics, against the CPU
+// reference running the same W8A8 arithmetic (crossQuantHook: weights Q8_0 of W·diag(c^(1−α)), activations
+// fake-quantized with the CrossQuant codes), and the kernel counter against the CPU's count of zeroed activations.
+import { bytesSource, readGguf } from '@qgpu/formats';
+import type { DeviceContext } from '@qgpu/gpu';
+import { calibrateModel, crossQuantHook } from '@qgpu/quant';
+import { loadReferenceModel, ReferenceLlama } from '@qgpu/reference';
+import { expectClose, readSharedBytes, readTensor, testGpu, TOLERANCES } from '@qgpu/testing';
+import { describe, expect, it } from 'vitest';
+import { LlamaModel } from './model.ts';
+
+const gpu = await testGpu();
+const ctx = gpu.ctx as DeviceContext;
+const noDp4a = !!gpu.ctx && !ctx.wgslFeatures.has('packed_4x8_integer_dot_product');
+
+describe.skipIf(!gpu.ctx || noDp4a)(`CrossQuant dp4a model on ${gpu.adapter}${noDp4a ? ' (skipped: no packed_4x8_integer_dot_product)' : ''}`, () => {
+  it.each([0.5, 1])('stories260K-q8_0, α=%s: logits match the CPU W8A8 CrossQuant reference; kernel counts agree', async (alpha) => {
+    const file = await readGguf(bytesSource(readSharedBytes('models/stories260K/stories260K-q8_0.gguf'), 'stories260K-q8_0.gguf'));
+    const calibrationTokens = [1, 403, 407, 261, 378, 300, 45, 9, 77, 12, 99, 400, 33, 250, 18, 61, 7, 301, 290, 15];
+    const stats = await calibrateModel(file, calibrationTokens);
+    const model = await LlamaModel.load(ctx, file, { kernelPath: 'dp4a', crossQuant: { columnAbsMax: Object.fromEntries(stats), alpha } });
+    // Exactly one prefill chunk (32): the kernel quantizes every row of the chunk buffer, so its counter is only
+    // comparable when every row is a real token.
+    const tokens = [1, ...Array.from({ length: 31 }, (_, i) => 3 + ((i * 53) % 500))];
+    const { logits } = await model.forward(tokens, 0, 'all');
+    const wq = model.weights.layers[0]!.wq;
+    const counter = wq.format === 'q8_0' ? wq.crossQuant?.zeroCount : undefined;
+    expect(counter).toBeDefined();
+    const [nonzero, zeroed] = new Uint32Array(await readTensor(ctx.device, counter!), 0, 2);
+    model.destroy();
+
+    const { config, weights } = await loadReferenceModel(file);
+    const w8a8 = crossQuantHook(stats, alpha, (name, cols) => cols % 32 === 0);
+    const expected = new ReferenceLlama(config, weights, w8a8.hook).forward(tokens, 0);
+    const stats2 = expectClose(Float32Array.from(logits.flatMap((r) => Array.from(r))), expected, TOLERANCES.logitsCrossQuantGpuVsReference, `α=${alpha}`);
+    // blk.0's q/k/v input: the GPU counter saw the same activations (one prefill pass) as the CPU count for attn_q.
+    const cpu = w8a8.perLinear.get('blk.0.attn_q.weight')!;
+    console.info(`${gpu.adapter} CrossQuant α=${alpha}: max |Δlogit| ${stats2.maxAbsError.toExponential(2)}; blk.0 qkv kernel GPU ${zeroed}/${nonzero}, CPU ${cpu.zeroed}/${cpu.nonzero}`);
+    expect(nonzero).toBe(cpu.nonzero);
+    expect(Math.abs(zeroed - cpu.zeroed)).toBeLessThanOrEqual(Math.max(2, cpu.nonzero * 0.002));
+  });
+});
