@@ -171,7 +171,8 @@ describe.skipIf(!gpu.ctx)(`attention ops on ${gpu.adapter}${gpu.ctx ? '' : ` (sk
     const { nSplits, splitLen } = decodeSplitsFor(seqLen);
     const q = upload(ctx, 'q', [1, dims.nHeads * dims.headDim], 'f32', randomFloats(3, dims.nHeads * dims.headDim, 1));
     const out = empty(ctx, 'out', [1, dims.nHeads * dims.headDim], 'f32');
-    for (const pos of [0, 63, 64, 200, 1023, 2047]) {
+    expect(nSplits).toBe(8); // 2048 positions in splits of 256
+    for (const pos of [0, 63, 255, 256, 700, 1023, 2047]) {
       // A NaN in every (m, l) slot before the dispatch: a slot still NaN afterwards was never written, i.e. its split
       // returned without reading a key.
       const ml = upload(ctx, 'ml', [dims.nHeads, nSplits, 2], 'f32', new Float32Array(dims.nHeads * nSplits * 2).fill(Number.NaN));
@@ -242,10 +243,11 @@ describe.skipIf(!gpu.ctx)(`attention ops on ${gpu.adapter}${gpu.ctx ? '' : ` (sk
     expect(best[n - 1]! / best[0]!).toBeGreaterThan(2);
   });
 
-  it('decode splits are fixed by seq_len: at most 64, each a multiple of the 64-position tile, covering the cache', () => {
+  it('decode splits are fixed by seq_len: at most 32, each a multiple of the 64-position tile, covering the cache', () => {
     for (const seqLen of [1, 63, 64, 65, 512, 2048, 4097, 32768, 131072]) {
       const { nSplits, splitLen } = decodeSplitsFor(seqLen);
-      expect(nSplits).toBeLessThanOrEqual(64);
+      expect(nSplits).toBeLessThanOrEqual(32);
+      expect(splitLen).toBeGreaterThanOrEqual(256);
       expect(splitLen % 64).toBe(0);
       expect(nSplits * splitLen).toBeGreaterThanOrEqual(seqLen);
       expect((nSplits - 1) * splitLen).toBeLessThan(seqLen);

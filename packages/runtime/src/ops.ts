@@ -83,6 +83,11 @@ export function inputColumnScale(p: PlanBuilder, x: GpuTensor, readers: readonly
   p.dispatch(kernels.scale_columns, { params: { cols, n }, bindings: { scale, x }, workgroups: [Math.ceil(n / kernels.scale_columns.overrides.WG_SIZE)], label: 'scale_columns' });
 }
 
+/** Whether the plan's device has the `subgroups` feature, which the *_sg GEMV variants need. */
+export function hasSubgroups(p: PlanBuilder): boolean {
+  return p.ctx.features.has('subgroups');
+}
+
 /** Whether `w` has an integer-dot kernel, i.e. whether linear() uses int8 activations for it. */
 export function hasInt8Kernel(w: Weight): boolean {
   return w.format === 'q8_0' || w.format === 'q4_0' || w.format === 'q4_k';
@@ -143,7 +148,7 @@ export function linear(
     if (!xl) throw new Error(`${label}: a LUT weight needs the tables of its input (lutInput)`);
     const chunks = Math.ceil(w.rows / kernels.lut_gemv.overrides.ROWS_PER_WG);
     const [cx, cy] = split(chunks, p.ctx.limits.maxComputeWorkgroupsPerDimension);
-    return p.dispatch(kernels.lut_gemv, {
+    return p.dispatch(hasSubgroups(p) ? kernels.lut_gemv_sg : kernels.lut_gemv, {
       params: { rows: w.rows, cols: w.cols, group: w.group },
       bindings: { ...xl, out, ...w.parts },
       overrides: { BITS: w.bits },
@@ -153,13 +158,16 @@ export function linear(
   }
   const [wx, wy] = split(w.rows, p.ctx.limits.maxComputeWorkgroupsPerDimension);
   const spec = { params: { rows: w.rows, cols: w.cols }, workgroups: [wx, wy, nTokens] as const, label };
+  // The quantized GEMVs reduce with subgroupAdd where the device has subgroups (the *_sg kernels), else through
+  // workgroup memory; both are correct for any subgroup size (lib/reduce_subgroup.wgsl).
+  const sg = hasSubgroups(p);
   if (x8 && nTokens > 1 && hasInt8Kernel(w)) return gemmDp4a(p, w, x8, out, nTokens, label);
   if (x8) {
     const { xq, xd, xs } = x8;
     switch (w.format) {
-      case 'q8_0': return p.dispatch(kernels.matmul_dp4a_q8_0, { ...spec, bindings: { xq, xd, out, ...w.parts } });
-      case 'q4_0': return p.dispatch(kernels.matmul_dp4a_q4_0, { ...spec, bindings: { xq, xd, xs, out, ...w.parts } });
-      case 'q4_k': return p.dispatch(kernels.matmul_dp4a_q4_k, { ...spec, bindings: { xq, xd, xs, out, ...w.parts } });
+      case 'q8_0': return p.dispatch(sg ? kernels.matmul_dp4a_q8_0_sg : kernels.matmul_dp4a_q8_0, { ...spec, bindings: { xq, xd, out, ...w.parts } });
+      case 'q4_0': return p.dispatch(sg ? kernels.matmul_dp4a_q4_0_sg : kernels.matmul_dp4a_q4_0, { ...spec, bindings: { xq, xd, xs, out, ...w.parts } });
+      case 'q4_k': return p.dispatch(sg ? kernels.matmul_dp4a_q4_k_sg : kernels.matmul_dp4a_q4_k, { ...spec, bindings: { xq, xd, xs, out, ...w.parts } });
       default: break; // no integer-dot kernel for this format: dequantize against x below
     }
   }
@@ -167,13 +175,13 @@ export function linear(
   switch (w.format) {
     case 'f32': return p.dispatch(kernels.matmul_f32, { ...spec, bindings: { x, weight: w.data, out } });
     case 'f16': return p.dispatch(kernels.matmul_f16, { ...spec, bindings: { x, weight: w.data, out } });
-    case 'q8_0': return p.dispatch(kernels.matmul_q8_0, { ...spec, bindings: { x, out, ...w.parts } });
-    case 'q4_0': return p.dispatch(kernels.matmul_q4_0, { ...spec, bindings: { x, out, ...w.parts } });
-    case 'q4_1': return p.dispatch(kernels.matmul_q4_1, { ...spec, bindings: { x, out, ...w.parts } });
-    case 'q5_0': return p.dispatch(kernels.matmul_q5_0, { ...spec, bindings: { x, out, ...w.parts } });
-    case 'q5_1': return p.dispatch(kernels.matmul_q5_1, { ...spec, bindings: { x, out, ...w.parts } });
-    case 'q4_k': return p.dispatch(kernels.matmul_q4_k, { ...spec, bindings: { x, out, ...w.parts } });
-    case 'q6_k': return p.dispatch(kernels.matmul_q6_k, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q8_0': return p.dispatch(sg ? kernels.matmul_q8_0_sg : kernels.matmul_q8_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_0': return p.dispatch(sg ? kernels.matmul_q4_0_sg : kernels.matmul_q4_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_1': return p.dispatch(sg ? kernels.matmul_q4_1_sg : kernels.matmul_q4_1, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q5_0': return p.dispatch(sg ? kernels.matmul_q5_0_sg : kernels.matmul_q5_0, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q5_1': return p.dispatch(sg ? kernels.matmul_q5_1_sg : kernels.matmul_q5_1, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q4_k': return p.dispatch(sg ? kernels.matmul_q4_k_sg : kernels.matmul_q4_k, { ...spec, bindings: { x, out, ...w.parts } });
+    case 'q6_k': return p.dispatch(sg ? kernels.matmul_q6_k_sg : kernels.matmul_q6_k, { ...spec, bindings: { x, out, ...w.parts } });
     default: return assertNever(w);
   }
 }
@@ -227,25 +235,147 @@ function gemm(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: 
 // The position-encoding ops (rope, attention3dRpeChunked) live beside their tables in llama/rope-ops.ts.
 export { attention3dRpeChunked, rope } from './llama/rope-ops.ts';
 
-export function kvWrite(p: PlanBuilder, k: GpuTensor, v: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, nTokens: number): void {
-  const [seqLen, kvDim] = kCache.shape as [number, number];
-  const wg = kernels.kv_write.overrides.WG_SIZE;
-  p.dispatch(kernels.kv_write, {
-    params: { kv_dim: kvDim, seq_len: seqLen },
-    bindings: { k, v, k_cache: kCache, v_cache: vCache },
-    workgroups: [Math.ceil(kvDim / wg), nTokens],
-  });
+/** How the KV cache stores keys and values: f32, f16 pairs, or int8 codes with one scale per (position, KV head). */
+export type KvCacheType = 'f32' | 'f16' | 'int8';
+
+/** Checks a KV-cache type coming from outside TypeScript's reach (CLI flags, worker messages). */
+export function checkKvCacheType(type: string): KvCacheType {
+  if (type === 'f32' || type === 'f16' || type === 'int8') return type;
+  throw new Error(`unknown KV cache type '${type}' (expected 'f32', 'f16' or 'int8')`);
 }
 
-export function attention(
-  p: PlanBuilder, q: GpuTensor, kCache: GpuTensor, vCache: GpuTensor, scores: GpuTensor, out: GpuTensor,
-  dims: { nHeads: number; nKvHeads: number; headDim: number }, nTokens: number,
-): void {
-  const seqLen = kCache.shape[0]!;
-  p.dispatch(kernels.attention, {
-    params: { n_heads: dims.nHeads, n_kv_heads: dims.nKvHeads, head_dim: dims.headDim, seq_len: seqLen, scale: 1 / Math.sqrt(dims.headDim) },
-    bindings: { q, k_cache: kCache, v_cache: vCache, scores, out },
-    workgroups: [dims.nHeads, nTokens],
+/**
+ * One layer's KV cache in the storage of its type (shaders/lib/attention/kv_*.wgsl), preallocated for seq_len
+ * positions: f32 [seq_len, kv_dim]; f16 [seq_len, kv_dim] as packed pairs; int8 codes [seq_len, kv_dim / 4] u32
+ * (4 per word) with scales [seq_len, n_kv_heads] f32.
+ */
+export type KvCacheLayer =
+  | { readonly type: 'f32' | 'f16'; readonly k: GpuTensor; readonly v: GpuTensor }
+  | { readonly type: 'int8'; readonly k: GpuTensor; readonly v: GpuTensor; readonly kScale: GpuTensor; readonly vScale: GpuTensor };
+
+export interface AttentionDims {
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+}
+
+/**
+ * Flash-decoding's split of the cache: n_splits ranges of split_len positions, fixed at load from seq_len, and the
+ * per-split partial results [n_heads, n_splits, 2] (m, l) and [n_heads, n_splits, head_dim] (acc).
+ */
+export interface DecodeSplits {
+  readonly nSplits: number;
+  readonly splitLen: number;
+  readonly ml: GpuTensor;
+  readonly acc: GpuTensor;
+}
+
+/** Largest head_dim the attention kernels hold in registers (lib/attention/prefill_tiled.wgsl MAX_HEAD_VEC4 · 4). */
+export const MAX_ATTENTION_HEAD_DIM = 128;
+
+/** The most splits a decode step can have: the reduce pass walks them serially per lane, so keep it small. */
+const MAX_DECODE_SPLITS = 32;
+/**
+ * The shortest split, in positions. A split only walks the positions it holds up to the current one, so a long split
+ * wastes no work at short contexts; but every split is a workgroup launched each token (splits past the position
+ * return at once), and on CPU adapters each launch costs ~µs–ms. 256 keeps n_heads · 8 workgroups per token at 2048
+ * positions, enough to fill a GPU's cores, while CPU adapters launch 4× fewer than with 64-position splits.
+ */
+const MIN_SPLIT_LEN = 256;
+
+/**
+ * Splits of a seq_len cache: split_len is a multiple of the decode workgroup (one tile of positions per pass of the
+ * split's loop), at least MIN_SPLIT_LEN, and large enough that there are at most MAX_DECODE_SPLITS splits. Work per
+ * token is ceil((pos + 1) / split_len) workgroups walking pos + 1 positions in all: linear in pos, whatever seq_len is.
+ */
+export function decodeSplitsFor(seqLen: number): { nSplits: number; splitLen: number } {
+  const tile = kernels.attention_decode_f32.overrides.WG_SIZE;
+  const splitLen = Math.ceil(Math.max(MIN_SPLIT_LEN, Math.ceil(seqLen / MAX_DECODE_SPLITS)) / tile) * tile;
+  return { nSplits: Math.ceil(seqLen / splitLen), splitLen };
+}
+
+/** Throws unless the attention kernels support head_dim (vec4 reads, registers for ≤ MAX_ATTENTION_HEAD_DIM). */
+export function checkAttentionDims(dims: AttentionDims): void {
+  const { nHeads, nKvHeads, headDim } = dims;
+  if (nHeads % nKvHeads !== 0) throw new Error(`attention: n_heads ${nHeads} is not a multiple of n_kv_heads ${nKvHeads}`);
+  if (headDim % 4 !== 0 || headDim > MAX_ATTENTION_HEAD_DIM) {
+    throw new Error(`attention: head_dim ${headDim} is not supported (the kernels need a multiple of 4, at most ${MAX_ATTENTION_HEAD_DIM})`);
+  }
+}
+
+/** cache[pos .. pos + n) = k, v [n, kv_dim], converted (f16) or quantized per (position, KV head) (int8) on write. */
+export function kvWrite(p: PlanBuilder, k: GpuTensor, v: GpuTensor, cache: KvCacheLayer, dims: AttentionDims, nTokens: number): void {
+  const { nKvHeads, headDim } = dims;
+  const kvDim = nKvHeads * headDim;
+  const seqLen = cache.k.shape[0]!;
+  switch (cache.type) {
+    case 'f32': return p.dispatch(kernels.kv_write_f32, {
+      params: { kv_dim: kvDim, seq_len: seqLen },
+      bindings: { k, v, k_cache: cache.k, v_cache: cache.v },
+      workgroups: [Math.ceil(kvDim / kernels.kv_write_f32.overrides.WG_SIZE), nTokens],
+    });
+    case 'f16': return p.dispatch(kernels.kv_write_f16, {
+      params: { kv_dim: kvDim, seq_len: seqLen },
+      bindings: { k, v, k_cache: cache.k, v_cache: cache.v },
+      workgroups: [Math.ceil(kvDim / 2 / kernels.kv_write_f16.overrides.WG_SIZE), nTokens],
+    });
+    case 'int8': return p.dispatch(kernels.kv_write_int8, {
+      params: { n_kv_heads: nKvHeads, head_dim: headDim, seq_len: seqLen },
+      bindings: { k, v, k_cache: cache.k, k_scale: cache.kScale, v_cache: cache.v, v_scale: cache.vScale },
+      workgroups: [Math.ceil((2 * nKvHeads) / kernels.kv_write_int8.overrides.WG_SIZE), nTokens],
+    });
+    default: return assertNever(cache);
+  }
+}
+
+/** What attention() reads and writes; the position encoding is applied to q and k before (forward.ts). */
+export interface AttentionArgs {
+  readonly q: GpuTensor;           // [n, n_heads·head_dim], rotated
+  readonly cache: KvCacheLayer;    // keys 0 ..= pos + n − 1 already written (kvWrite)
+  readonly out: GpuTensor;         // [n, n_heads·head_dim]
+  readonly splits: DecodeSplits;   // decode scratch
+  readonly dims: AttentionDims;
+  readonly nTokens: number;
+}
+
+/**
+ * out = softmax(q·Kᵀ/√head_dim, causal)·V over the cache. One token (decode): flash-decoding, attention_decode_* over
+ * n_splits × n_heads workgroups then attention_reduce. A chunk (prefill): attention_prefill_*, one tiled dispatch.
+ */
+export function attention(p: PlanBuilder, a: AttentionArgs): void {
+  checkAttentionDims(a.dims);
+  const { q, cache, out, splits, nTokens } = a;
+  const { nHeads, nKvHeads, headDim } = a.dims;
+  const seqLen = cache.k.shape[0]!;
+  const scale = 1 / Math.sqrt(headDim);
+  if (nTokens > 1) {
+    const spec = {
+      params: { n_heads: nHeads, n_kv_heads: nKvHeads, head_dim: headDim, seq_len: seqLen, scale },
+      workgroups: [nHeads, Math.ceil(nTokens / kernels.attention_prefill_f32.overrides.WG_SIZE)] as const,
+    };
+    switch (cache.type) {
+      case 'f32': return p.dispatch(kernels.attention_prefill_f32, { ...spec, bindings: { q, out, k_cache: cache.k, v_cache: cache.v } });
+      case 'f16': return p.dispatch(kernels.attention_prefill_f16, { ...spec, bindings: { q, out, k_cache: cache.k, v_cache: cache.v } });
+      case 'int8': return p.dispatch(kernels.attention_prefill_int8, { ...spec, bindings: { q, out, k_cache: cache.k, k_scale: cache.kScale, v_cache: cache.v, v_scale: cache.vScale } });
+      default: return assertNever(cache);
+    }
+  }
+  const { nSplits, splitLen, ml, acc } = splits;
+  const spec = {
+    params: { n_heads: nHeads, n_kv_heads: nKvHeads, head_dim: headDim, seq_len: seqLen, n_splits: nSplits, split_len: splitLen, scale },
+    workgroups: [nSplits, nHeads] as const,
+  };
+  const partials = { q, partial_ml: ml, partial_acc: acc };
+  switch (cache.type) {
+    case 'f32': p.dispatch(kernels.attention_decode_f32, { ...spec, bindings: { ...partials, k_cache: cache.k, v_cache: cache.v } }); break;
+    case 'f16': p.dispatch(kernels.attention_decode_f16, { ...spec, bindings: { ...partials, k_cache: cache.k, v_cache: cache.v } }); break;
+    case 'int8': p.dispatch(kernels.attention_decode_int8, { ...spec, bindings: { ...partials, k_cache: cache.k, k_scale: cache.kScale, v_cache: cache.v, v_scale: cache.vScale } }); break;
+    default: assertNever(cache);
+  }
+  p.dispatch(kernels.attention_reduce, {
+    params: { n_heads: nHeads, head_dim: headDim, seq_len: seqLen, n_splits: nSplits, split_len: splitLen },
+    bindings: { partial_ml: ml, partial_acc: acc, out },
+    workgroups: [nHeads],
   });
 }
 
