@@ -8,6 +8,7 @@ import { checkContextOverflow, checkKernelPath, checkKvCacheType, createEngine, 
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import { nodeFileSource } from './node-file.ts';
 import { crossQuantOption, QuantizeUsageError, runCalibrate, runQuantize } from './quantize.ts';
+import { positionEncodingFromFlags, POSITION_ENCODING_USAGE } from './position-encoding.ts';
 import { scoreText } from './score.ts';
 
 const USAGE = `usage:
@@ -16,13 +17,15 @@ const USAGE = `usage:
   qgpu tokenize --model FILE --text TEXT [--json]
   qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
   qgpu perplexity --model FILE --file TEXT [--context N] [--chunks N] [--json] [--adapter A] [--kernel-path K]
+           [--position-encoding rope|linear|3d-rpe] [--linear-factor F] [--chunk-size C] [--rope-mode eq4|chunked]
   qgpu quantize --model FILE --method rtn|sinq|presinq --bits N [--group 32|64|128] [--format gguf] [--type Q4_0|Q8_0|Q4_K|F32] [--symmetric] [--kurtosis-gate] -o OUT
   qgpu calibrate --model FILE --file TEXT -o OUT   (CrossQuant column absmax of every linear input; docs/quantization.md)
 adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
 kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)
 --crossquant CAL.gguf [--alpha A] (run/score/perplexity with --kernel-path dp4a): CrossQuant int8 activations from 'qgpu calibrate' statistics (α default 0.5)
 KV cache (--kv-cache, every command that loads a model): f32 (default) | f16 | int8 (per position and KV head scales)
-context overflow (run): stop (default: stop_reason context_full) | shift (keep BOS, drop the oldest half, re-prefill)`;
+context overflow (run): stop (default: stop_reason context_full) | shift (keep BOS, drop the oldest half, re-prefill)
+${POSITION_ENCODING_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -42,6 +45,12 @@ const OPTIONS = {
   crossquant: { type: 'string' },
   alpha: { type: 'string' },
   'kv-cache': { type: 'string' },
+  'position-encoding': { type: 'string' },
+  'chunk-size': { type: 'string' },
+  'rope-mode': { type: 'string' },
+  'linear-factor': { type: 'string' },
+  'local-window': { type: 'string' },
+  interpolate: { type: 'boolean' },
   'context-overflow': { type: 'string' },
   method: { type: 'string' },
   bits: { type: 'string' },
@@ -101,7 +110,16 @@ async function main(argv: string[]): Promise<void> {
   const kernelPath = kernelPathOption(values['kernel-path']);
   const kvCache = checked('kv-cache', values['kv-cache'], checkKvCacheType);
   const crossQuant = values.crossquant === undefined ? undefined : await crossQuantOption(values.crossquant, numberOption(values.alpha, 'alpha', 0.5, false));
-  const loadOptions: LoadOptions = { ...(kernelPath ? { kernelPath } : {}), ...(kvCache ? { kvCache } : {}), ...(crossQuant ? { crossQuant } : {}) };
+  const positionEncoding = (() => {
+    try {
+      return positionEncodingFromFlags(values);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  })();
+  const loadOptions: LoadOptions = {
+    ...(kernelPath ? { kernelPath } : {}), ...(kvCache ? { kvCache } : {}), ...(crossQuant ? { crossQuant } : {}), ...(positionEncoding ? { positionEncoding } : {}),
+  };
 
   switch (command) {
     case 'tokenize': {
