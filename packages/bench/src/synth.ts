@@ -1,5 +1,6 @@
 // Synthetic models in the shapes of real ones (vocabulary, dims, GQA, layer count, tied embeddings), with seeded
-// random weights quantized by @qgpu/formats' llama.cpp reference quantizers and a minimal SentencePiece vocabulary,
+// random weights (quantized by @qgpu/formats' llama.cpp reference quantizers; Q4_K blocks drawn directly, see
+// randomQ4kBlocks) and a minimal SentencePiece vocabulary,
 // so qgpu (and llama.cpp / wllama) load them like the real files. For benchmarks and scale tests: the text they
 // generate is noise, but every byte moved and every dispatch is that of the real model.
 //   node --import tsx packages/bench/src/synth.ts --shape llama-3.2-1b --type q4_0 [-o FILE]
@@ -7,7 +8,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ggufHeader, mulberry32, QUANT_BLOCK, quantize, type GgufTensorHeader, type GgufWriteValue, type QuantTypeName } from '@qgpu/formats';
+import { f32ToF16, ggufHeader, mulberry32, QUANT_BLOCK, quantize, type GgufTensorHeader, type GgufWriteValue, type QuantTypeName } from '@qgpu/formats';
 
 export interface SynthShape {
   /** Stands for this released model (its config.json); only the shapes are copied, not the weights. */
@@ -144,12 +145,36 @@ function metadataOf(name: string, shape: SynthShape, seed: number): Record<strin
 /** Rows generated and quantized at a time: bounds memory to a few MiB whatever the tensor. */
 const ROWS_PER_SLICE = 256;
 
+/**
+ * Q4_K blocks drawn directly: random 4-bit codes and 6-bit sub-block scales/mins, with d and dmin chosen so values
+ * span about ±√3·0.02 like the other types. The reference Q4_K quantizer (its iterative scale search) runs at
+ * ~0.2 M values/s on this machine, 1.5 hours for the 1B shape; random blocks are equally valid Q4_K data.
+ */
+function randomQ4kBlocks(blocks: number, next: () => number): Uint8Array {
+  const out = new Uint8Array(blocks * QUANT_BLOCK.Q4_K.bytes);
+  const view = new DataView(out.buffer);
+  // value = d·sc·q − dmin·m with q ∈ 0..15, sc, m ∈ 0..63: d = 0.0035/32, dmin = 0.0035/4 keep |value| ≲ 0.035.
+  const d = f32ToF16(0.0035 / 32);
+  const dmin = f32ToF16(0.0035 / 4);
+  for (let b = 0; b < blocks; b++) {
+    const o = b * QUANT_BLOCK.Q4_K.bytes;
+    view.setUint16(o, d, true);
+    view.setUint16(o + 2, dmin, true);
+    for (let i = 4; i < QUANT_BLOCK.Q4_K.bytes; i++) out[o + i] = Math.floor(next() * 256);
+  }
+  return out;
+}
+
 /** The data of one tensor, slice by slice: seeded uniform values (norms around 1), quantized when asked. */
 function* tensorData(t: PlannedTensor, seed: number): Generator<Uint8Array> {
   const [cols, rows = 1] = t.ne as [number, number?];
   const next = mulberry32(seed);
   for (let r = 0; r < rows; r += ROWS_PER_SLICE) {
     const n = Math.min(ROWS_PER_SLICE, rows - r) * cols;
+    if (t.typeName === 'Q4_K') {
+      yield randomQ4kBlocks(n / 256, next);
+      continue;
+    }
     const values = new Float32Array(n);
     for (let i = 0; i < n; i++) values[i] = (t.norm ? 1 : 0) + (next() * 2 - 1) * t.scale;
     yield t.typeName === 'F32' ? new Uint8Array(values.buffer) : quantize(t.typeName, values);
@@ -165,11 +190,14 @@ export function defaultSynthPath(shape: SynthShapeName, type: SynthType, seed = 
  * Writes the synthetic GGUF to `path` (through a temporary file, renamed at the end, so an interrupted run never
  * leaves a truncated model behind) unless it already exists. Returns the path and whether it was written now.
  */
-export function synthModel(shapeName: SynthShapeName, type: SynthType, options: { path?: string; seed?: number; log?: (line: string) => void } = {}): { path: string; written: boolean } {
+export function synthModel(
+  shapeName: SynthShapeName, type: SynthType, options: { path?: string; seed?: number; log?: (line: string) => void; shape?: SynthShape } = {},
+): { path: string; written: boolean } {
   const seed = options.seed ?? 1;
   const path = options.path ?? defaultSynthPath(shapeName, type, seed);
   if (existsSync(path)) return { path, written: false };
-  const shape: SynthShape = SYNTH_SHAPES[shapeName];
+  // `shape` overrides the named shape's numbers (tests write tiny models with the same code).
+  const shape: SynthShape = options.shape ?? SYNTH_SHAPES[shapeName];
   const tensors = planTensors(shape, type);
   const name = `synth-${shapeName}-${type}`;
   mkdirSync(dirname(path), { recursive: true });
