@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync, statSync } from 'n
 import { dirname, join, relative, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { PRELUDES } from './preludes.ts';
+import { PRELUDES, shaderCode, type Prelude } from './preludes.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const IMPORT_LINE = /^\/\/! import "([^"]+)"\s*$/;
@@ -59,9 +59,9 @@ for (const path of listKernels(join(root, 'kernels'))) {
   const source = expandImports(path, new Set());
 
   let reflected: WgslReflect | undefined;
-  for (const [preludeName, prelude] of Object.entries(PRELUDES)) {
+  for (const preludeName of Object.keys(PRELUDES) as Prelude[]) {
     try {
-      const r = new WgslReflect(prelude + source);
+      const r = new WgslReflect(shaderCode(preludeName, source));
       if (preludeName === 'f32') reflected = r;
     } catch (error) {
       fail(`does not parse with the ${preludeName} prelude: ${String(error)}`);
@@ -120,7 +120,7 @@ const list = `export const allKernels = [${kernels.map((k) => k.name).join(', ')
 mkdirSync(join(root, 'generated'), { recursive: true });
 writeFileSync(
   join(root, 'generated', 'catalog.ts'),
-  `${header}export { PRELUDES, type Prelude } from '../scripts/preludes.ts';\nexport type * from '../scripts/kernel-types.ts';\n\n${body}\n${list}`,
+  `${header}export { PRELUDES, shaderCode, type Prelude } from '../scripts/preludes.ts';\nexport type * from '../scripts/kernel-types.ts';\n\n${body}\n${list}`,
 );
 const snapshot = Object.fromEntries(kernels.map(({ name, file, overrides, params, bindings, usesStep }) => [name, { file, overrides, params, bindings, usesStep }]));
 mkdirSync(join(root, 'test'), { recursive: true });

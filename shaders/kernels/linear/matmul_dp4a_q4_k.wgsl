@@ -17,6 +17,7 @@
 // Overrides: WG_SIZE — power of two.
 //! import "lib/quant/q4_k_idot.wgsl"
 //! import "lib/body/matmul_units_q8.wgsl"
+//! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
 

@@ -15,6 +15,7 @@
 // Overrides: WG_SIZE — power of two.
 //! import "lib/quant/q8_0_idot.wgsl"
 //! import "lib/body/matmul_units_q8.wgsl"
+//! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
 

@@ -12,6 +12,7 @@
 // Overrides: WG_SIZE — power of two.
 //! import "lib/quant/q4_0_dot.wgsl"
 //! import "lib/body/matmul_units.wgsl"
+//! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
 

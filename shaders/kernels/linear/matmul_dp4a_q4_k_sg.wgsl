@@ -1,0 +1,54 @@
+// matmul_dp4a_q4_k_sg — y[t] = W · x[t] for every token t, with W [rows, cols] in Q4_K (32 u32 nibble words, 3 u32 packed 6-bit scales, (d, dmin) per 256) and x quantized to
+// int8 per block of 32 (quantize_act_q8); integer dot products with dot4I8Packed, d·sc·d_x·Σ(nib·q_x) − dmin·m·s_x per sub-block of 32
+//
+// Bindings (group 0)         Shape               Type
+//   params   uniform         —                   Params { rows, cols }
+//   xq       read            [n_tokens, cols/4]  u32 (see lib/quant/q8_act.wgsl)
+//   xd       read            [n_tokens, cols/32] f32
+//   xs       read            [n_tokens, cols/32] f32
+//   qs       read            (see lib/quant/q4_k.wgsl) u32
+//   scales   read            (see lib/quant/q4_k.wgsl) u32
+//   dm       read            (see lib/quant/q4_k.wgsl) u32
+//   out      read_write      [n_tokens, rows]    act
+// Dispatch: one workgroup per (row, token): row = x + y·(x-count), token = z. Each thread takes 32-element units
+//   (a block, or a K-quant sub-block) of the row in turn; cols is a multiple of 32 (256 for K-quants).
+// Needs the WGSL language feature packed_4x8_integer_dot_product. There is no `requires` directive because the
+//   activation prelude comes first and directives must precede declarations; Tint accepts the built-ins without it.
+// Overrides: WG_SIZE — power of two.
+// Variant of matmul_dp4a_q4_k for devices with the `subgroups` feature (chosen at plan build, ops.ts): the workgroup sum
+//   uses subgroupAdd (lib/reduce_subgroup.wgsl, correct for any subgroup size); everything else is matmul_dp4a_q4_k's.
+enable subgroups;
+//! import "lib/quant/q4_k_idot.wgsl"
+//! import "lib/body/matmul_units_q8.wgsl"
+//! import "lib/reduce_subgroup.wgsl"
+
+override WG_SIZE: u32 = 64u;
+
+struct Params {
+  rows: u32,
+  cols: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> xq: array<u32>;
+@group(0) @binding(2) var<storage, read> xd: array<f32>;
+@group(0) @binding(3) var<storage, read> xs: array<f32>;
+@group(0) @binding(4) var<storage, read> qs: array<u32>;
+@group(0) @binding(5) var<storage, read> scales: array<u32>;
+@group(0) @binding(6) var<storage, read> dm: array<u32>;
+@group(0) @binding(7) var<storage, read_write> out: array<act>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(subgroup_invocation_id) sg_lane: u32,
+) {
+  subgroup_lane = sg_lane;
+  let row = wg.x + wg.y * groups.x;
+  if (row >= params.rows) {
+    return;
+  }
+  matmul_units_q8(row, wg.z, lid);
+}

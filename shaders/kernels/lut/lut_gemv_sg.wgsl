@@ -1,0 +1,51 @@
+// lut_gemv_sg — y[t] = W · x[t] through the T-MAC tables of x[t] (methods.md §5): W [rows, cols] in the LUT bit-plane
+// format (@qgpu/formats lut/index.ts: BITS planes of 4-bit table indices, f32 scale and zero point per group), and
+// per (row, group γ) y += s·(½ Σ_i 2^i Σ_{G∈γ} T_G[idx_i] + ((2^BITS − 1)/2 − z)·Σ_{k∈γ} x_k), accumulated in f32
+//
+// Bindings (group 0)         Shape                        Type
+//   params   uniform         —                            Params { rows, cols, group }
+//   tables   read            [n_tokens, cols/4, 8]        f32 (from lut_build: the odd entries T[2j+1])
+//   sums     read            [n_tokens, cols/32]          f32 (from lut_build: Σx per 32 columns)
+//   planes   read            [rows, cols/32, BITS]        u32 (nibble n of plane word i: bit i of 4 codes)
+//   scales   read            [rows, cols/group]           f32
+//   zeros    read            [rows, cols/group]           f32
+//   out      read_write      [n_tokens, rows]             act
+// Dispatch: one workgroup per (chunk of ROWS_PER_WG rows, token): chunk = x + y·(x-count), token = z. The token's
+//   tables are staged into workgroup memory SLAB_COLS columns at a time; lanes take (group, row) items group-major,
+//   so neighbouring lanes read the same 32-byte table (broadcast, methods.md §5.4), and each row's partial sums are
+//   reduced over the workgroup at the end. cols and group are multiples of 32, group divides cols and SLAB_COLS.
+// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — 1..MAX_ROWS.
+// Variant of lut_gemv for devices with the `subgroups` feature (chosen at plan build, ops.ts): the per-row sums
+//   use subgroupAdd (lib/reduce_subgroup.wgsl, correct for any subgroup size); everything else is lut_gemv's.
+enable subgroups;
+//! import "lib/body/lut_gemv_units.wgsl"
+//! import "lib/reduce_subgroup.wgsl"
+
+override WG_SIZE: u32 = 64u;
+override BITS: u32 = 4u;
+override ROWS_PER_WG: u32 = 4u;
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  group: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> tables: array<f32>;
+@group(0) @binding(2) var<storage, read> sums: array<f32>;
+@group(0) @binding(3) var<storage, read> planes: array<u32>;
+@group(0) @binding(4) var<storage, read> scales: array<f32>;
+@group(0) @binding(5) var<storage, read> zeros: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<act>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(subgroup_invocation_id) sg_lane: u32,
+) {
+  subgroup_lane = sg_lane;
+  lut_gemv_rows(wg, groups, lid);
+}
