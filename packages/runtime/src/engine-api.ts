@@ -34,13 +34,16 @@ export type ModelSource = ModelFile | HfModelSource;
 
 /**
  * Quantize-on-load for safetensors models: each layer is read, quantized on the CPU (inside the worker when the
- * engine runs in one), uploaded and dropped, so the unquantized model is never held whole. bits 4 → Q4_0, 8 → Q8_0
- * (group 32). 'sinq' runs the no-overhead variant (pre-SINQ scales folded into the norms), 'rtn' plain rounding.
+ * engine runs in one), uploaded and dropped, so the unquantized model is never held whole. 'sinq' (SINQ, methods.md
+ * §2: asymmetric group codes plus a per-input-column scale t shared by the linears reading one input; default group
+ * 64) and 'rtn' store qgpu group codes, run by the LUT kernels; 'rtn' at 4 or 8 bits with group 32 stores GGUF
+ * Q4_0 / Q8_0 exactly as llama-quantize would, and 'presinq' folds SINQ scales into the norms before that (bits 4/8).
  */
 export interface QuantizeOnLoad {
   readonly method: 'sinq' | 'presinq' | 'rtn';
-  readonly bits: 4 | 8;
-  /** Must be 32 (the GGUF block); other values are refused. */
+  /** Code width: 2..8 (4 or 8 for 'presinq'). */
+  readonly bits: number;
+  /** Scale group along the input: 32, 64 or 128 (default 64 for group codes, 32 for GGUF blocks). */
   readonly group?: number;
 }
 

@@ -1,7 +1,11 @@
 // HF → GGUF conversion on the CPU: the q/k row permutation leaves attention scores unchanged (HF rotate_half RoPE
 // vs GGUF interleaved RoPE, computed independently here), stories260K survives GGUF → HF → virtual GGUF byte for
 // byte, quantize-on-load with RTN writes what llama.cpp's llama-quantize wrote, and config/name errors are typed.
-import { bytesSource, f32ArrayToBf16, bf16ArrayToF32, FormatError, quantize, readGguf, readTensorBytes, tensorToF32, type GgufFile, type SupportedTensorType } from '@qgpu/formats';
+import {
+  bf16ArrayToF32, bytesSource, f32ArrayToBf16, FormatError, QUANT_KEYS, QUANT_SUFFIXES, quantize, readGguf, readTensorBytes, tensorToF32,
+  type GgufFile, type SupportedTensorType,
+} from '@qgpu/formats';
+import { dequantizeGroups, quantizeRtn, quantizeSinqShared, readGroupQuantized } from '@qgpu/quant';
 import { loadReferenceModel, ReferenceLlama } from '@qgpu/reference';
 import { mulberry32, readSharedBytes } from '@qgpu/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -153,19 +157,19 @@ describe('stories260K through a Hugging Face checkpoint', () => {
     }
   });
 
-  it('SINQ (pre-SINQ fold) on load keeps the logits close to F32 at 8 and 4 bits, as RTN does', async () => {
+  it('pre-SINQ fold + Q4_0/Q8_0 on load keeps the logits close to F32 at 8 and 4 bits, as RTN does', async () => {
     const f32 = await loadReferenceModel(gguf);
     const tokens = [1, 403, 407, 261, 378, 429, 289, 270, 440, 492];
     const expected = new ReferenceLlama(f32.config, f32.weights).forward(tokens, 0);
-    const rel = async (method: 'rtn' | 'sinq', bits: 4 | 8) => {
+    const rel = async (method: 'rtn' | 'presinq', bits: 4 | 8) => {
       const q = await loadReferenceModel(await openHfLlama(await hfFiles(), { quantize: { method, bits } }));
       const got = new ReferenceLlama(q.config, q.weights).forward(tokens, 0);
       let num = 0, den = 0;
       for (let i = 0; i < got.length; i++) { num += (got[i]! - expected[i]!) ** 2; den += expected[i]! ** 2; }
       return Math.sqrt(num / den);
     };
-    const [rtn8, sinq8, rtn4, sinq4] = [await rel('rtn', 8), await rel('sinq', 8), await rel('rtn', 4), await rel('sinq', 4)];
-    console.info(`stories260K logits relative RMS error vs F32: RTN8 ${rtn8.toFixed(4)} SINQ8 ${sinq8.toFixed(4)} RTN4 ${rtn4.toFixed(4)} SINQ4 ${sinq4.toFixed(4)}`);
+    const [rtn8, sinq8, rtn4, sinq4] = [await rel('rtn', 8), await rel('presinq', 8), await rel('rtn', 4), await rel('presinq', 4)];
+    console.info(`stories260K logits relative RMS error vs F32: RTN8 ${rtn8.toFixed(4)} preSINQ8 ${sinq8.toFixed(4)} RTN4 ${rtn4.toFixed(4)} preSINQ4 ${sinq4.toFixed(4)}`);
     expect(rtn8).toBeLessThan(0.02);
     expect(sinq8).toBeLessThan(0.02);
     expect(rtn4).toBeLessThan(0.3);
@@ -174,9 +178,10 @@ describe('stories260K through a Hugging Face checkpoint', () => {
     expect(sinq4).not.toBe(rtn4);
   });
 
-  it('refuses quantize settings the GGUF block kernels cannot run', async () => {
-    await expect(openHfLlama(await hfFiles(), { quantize: { method: 'rtn', bits: 3 as 4 } })).rejects.toThrow(/bits must be 4 or 8/);
-    await expect(openHfLlama(await hfFiles(), { quantize: { method: 'sinq', bits: 4, group: 64 } })).rejects.toThrow(/group must be 32/);
+  it('refuses quantize settings no stored format has', async () => {
+    await expect(openHfLlama(await hfFiles(), { quantize: { method: 'rtn', bits: 9 } })).rejects.toThrow(/bits must be 2..8/);
+    await expect(openHfLlama(await hfFiles(), { quantize: { method: 'sinq', bits: 4, group: 48 } })).rejects.toThrow(/group must be 32, 64 or 128/);
+    await expect(openHfLlama(await hfFiles(), { quantize: { method: 'presinq', bits: 3 } })).rejects.toThrow(/'presinq' writes GGUF Q4_0/);
   });
 
   it('every tensor of the virtual file quantizes like formats.quantize of the permuted F32 values (RTN 4-bit)', async () => {
@@ -186,5 +191,38 @@ describe('stories260K through a Hugging Face checkpoint', () => {
     expect(t.typeName).toBe('Q4_0');
     const values = tensorToF32(o.typeName as SupportedTensorType, await readTensorBytes(gguf, o), o.elementCount);
     expect(Buffer.from(await readTensorBytes(virtual, t)).equals(Buffer.from(quantize('Q4_0', values)))).toBe(true);
+  });
+
+  it('SINQ on load writes qgpu group codes: q|k|v share one t, exactly what quantizeSinqShared gives the permuted F32 weights', async () => {
+    const virtual = await openHfLlama(await hfFiles(), { quantize: { method: 'sinq', bits: 4, group: 64 } });
+    expect(virtual.metadata.get(QUANT_KEYS.bits)).toBe(4);
+    expect(virtual.tensors.some((t) => t.name === 'blk.0.attn_q.weight')).toBe(false);
+    const f32 = async (name: string) => {
+      const o = gguf.tensors.find((t) => t.name === name)!;
+      return { values: tensorToF32('F32', await readTensorBytes(gguf, o), o.elementCount), rows: o.ne[1]!, cols: o.ne[0]! };
+    };
+    const qkv = await Promise.all(['attn_q', 'attn_k', 'attn_v'].map((n) => f32(`blk.2.${n}.weight`)));
+    const expected = quantizeSinqShared(qkv, 64, { bits: 4, group: 64 });
+    for (const [i, n] of ['attn_q', 'attn_k', 'attn_v'].entries()) {
+      const { quant, colScale } = await readGroupQuantized(virtual, `blk.2.${n}.weight`, qkv[i]!.rows, 64);
+      expect(Array.from(quant.codes)).toEqual(Array.from(expected[i]!.quant.codes));
+      expect(Array.from(quant.scales)).toEqual(Array.from(expected[i]!.quant.scales));
+      expect(Array.from(quant.zeros)).toEqual(Array.from(expected[i]!.quant.zeros));
+      expect(Array.from(colScale!)).toEqual(Array.from(expected[0]!.colScale!));
+      // And the codes approximate the original weights: relative RMS error of s·(q − z)·t at 4 bits.
+      const back = dequantizeGroups(quant, colScale);
+      let num = 0, den = 0;
+      qkv[i]!.values.forEach((v, j) => { num += (back[j]! - v) ** 2; den += v * v; });
+      expect(Math.sqrt(num / den)).toBeLessThan(0.15);
+    }
+    // ffn_down (width 172) is not whole groups of 64: it stays F32; RTN at group 128 skips the 64-wide linears too.
+    expect(virtual.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')?.typeName).toBe('F32');
+    const rtn128 = await openHfLlama(await hfFiles(), { quantize: { method: 'rtn', bits: 3, group: 128 } });
+    expect(rtn128.tensors.some((t) => t.name.endsWith(QUANT_SUFFIXES.codes))).toBe(false);
+    const rtn64 = await openHfLlama(await hfFiles(), { quantize: { method: 'rtn', bits: 3, group: 64 } });
+    const up = await f32('blk.1.ffn_up.weight');
+    const { quant, colScale } = await readGroupQuantized(rtn64, 'blk.1.ffn_up.weight', up.rows, up.cols);
+    expect(colScale).toBeUndefined();
+    expect(Array.from(quant.codes)).toEqual(Array.from(quantizeRtn(up.values, up.rows, up.cols, { bits: 3, group: 64 }).codes));
   });
 });

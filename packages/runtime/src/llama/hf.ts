@@ -4,13 +4,20 @@
 // order to GGUF's interleaved RoPE order, and with `quantize`, quantized on the CPU before upload. The loader,
 // kernels and forward pass are then exactly those of GGUF models. See docs/formats.md.
 import {
-  f32ToF16, FormatError, printable, type FormatErrorCode, quantize as quantizeBlocks, QUANT_BLOCK, readSafetensors, readSafetensorsBytes, safetensorsToF32,
+  f32ToF16, FormatError, packedRowBytes, printable, quantize as quantizeBlocks, QUANT_BLOCK, QUANT_SUFFIXES, readSafetensors,
+  readSafetensorsBytes, safetensorsToF32, type FormatErrorCode,
   type ByteSource, type GgufFile, type GgufTensorInfo, type GgufValue, type SafetensorsFile, type SafetensorsTensorInfo,
 } from '@qgpu/formats';
 import type { QuantizeOnLoad } from '../engine-api.ts';
-import { foldPreSinq, llamaCppTensorType, preSinqGroups, type ModelTensor, type PreSinqTarget } from '@qgpu/quant';
+import {
+  baseOf, foldPreSinq, groupFits, groupTensors, inputGroups, llamaCppTensorType, preSinqGroups, QUANT_BITS, QUANT_GROUPS, quantizeRtn,
+  quantizeSinqShared, quantMetadata, type ModelTensor, type PreSinqTarget, type QuantBits, type QuantGroup,
+} from '@qgpu/quant';
 
-/** Quantize-on-load settings (engine-api.ts QuantizeOnLoad): linears become GGUF Q4_0 (bits 4) or Q8_0 (bits 8). */
+/**
+ * Quantize-on-load settings (engine-api.ts QuantizeOnLoad). 'presinq', and 'rtn' at 4/8 bits with group 32, store
+ * GGUF Q4_0 / Q8_0 blocks; 'sinq' and other 'rtn' settings store qgpu group codes (asymmetric, SINQ's t per input).
+ */
 export type HfQuantizeOptions = QuantizeOnLoad;
 
 /** HF module names inside `model.layers.N.` → GGUF tensor names inside `blk.N.`. */
@@ -177,7 +184,7 @@ function llama3RopeFactors(scaling: Json, headDim: number, base: number, factor:
   });
 }
 
-const GGML_TYPE_IDS = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
+const GGML_TYPE_IDS = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14, I8: 24 } as const;
 type StoredType = keyof typeof GGML_TYPE_IDS;
 
 /** One tensor of the virtual GGUF: where its HF bytes are and how to convert them. */
@@ -191,6 +198,8 @@ interface Entry {
   readonly heads?: number;
   /** Quantize-on-load unit: the tensors of one layer, or 'top' (embedding) / 'tail' (final norm and output). */
   readonly unit: string;
+  /** Group-code part of matrix `matrix` (qgpu.quant layout); the matrix itself is then not in the file. */
+  readonly part?: { readonly matrix: string; readonly suffix: string };
 }
 
 export interface HfLlamaFiles {
@@ -206,15 +215,26 @@ export interface HfLlamaOptions {
   readonly quantize?: HfQuantizeOptions;
 }
 
-function checkQuantize(q: HfQuantizeOptions): PreSinqTarget {
+/** How quantize-on-load stores the linears: GGUF blocks (pre-SINQ fold optional) or qgpu group codes. */
+type QuantPlan =
+  | { readonly kind: 'blocks'; readonly target: PreSinqTarget; readonly fold: boolean }
+  | { readonly kind: 'groups'; readonly method: 'rtn' | 'sinq'; readonly bits: QuantBits; readonly group: QuantGroup };
+
+function checkQuantize(q: HfQuantizeOptions): QuantPlan {
   if (!['rtn', 'sinq', 'presinq'].includes(q.method)) throw new RangeError(`quantize.method must be 'rtn', 'sinq' or 'presinq', got ${JSON.stringify(q.method)}`);
-  if (q.bits !== 4 && q.bits !== 8) throw new RangeError(`quantize.bits must be 4 or 8 on load (GGUF Q4_0 / Q8_0 kernels), got ${q.bits}`);
-  if (q.group !== undefined && q.group !== 32) throw new RangeError(`quantize.group must be 32 on load (the GGUF block size), got ${q.group}`);
-  return q.bits === 4 ? 'Q4_0' : 'Q8_0';
+  if (!(QUANT_BITS as readonly number[]).includes(q.bits)) throw new RangeError(`quantize.bits must be 2..8, got ${q.bits}`);
+  if (q.group !== undefined && !(QUANT_GROUPS as readonly number[]).includes(q.group)) throw new RangeError(`quantize.group must be 32, 64 or 128, got ${q.group}`);
+  const blocks = (q.bits === 4 || q.bits === 8) && (q.group ?? 32) === 32;
+  if (q.method === 'presinq') {
+    if (!blocks) throw new RangeError(`quantize 'presinq' writes GGUF Q4_0 / Q8_0: bits must be 4 or 8 and group 32, got ${q.bits} / ${q.group}`);
+    return { kind: 'blocks', target: q.bits === 4 ? 'Q4_0' : 'Q8_0', fold: true };
+  }
+  if (q.method === 'rtn' && blocks) return { kind: 'blocks', target: q.bits === 4 ? 'Q4_0' : 'Q8_0', fold: false };
+  return { kind: 'groups', method: q.method, bits: q.bits as QuantBits, group: (q.group ?? 64) as QuantGroup };
 }
 
 /** Bytes of `values` stored as `type` (block types by llama.cpp's reference quantizer). */
-function encodeAs(type: StoredType, values: Float32Array): Uint8Array {
+function encodeAs(type: Exclude<StoredType, 'I8'>, values: Float32Array): Uint8Array {
   if (type === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   if (type === 'F16') return new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
   return quantizeBlocks(type, values);
@@ -223,6 +243,7 @@ function encodeAs(type: StoredType, values: Float32Array): Uint8Array {
 function storedBytes(type: StoredType, elements: number): number {
   if (type === 'F32') return elements * 4;
   if (type === 'F16') return elements * 2;
+  if (type === 'I8') return elements;
   const block = QUANT_BLOCK[type];
   return (elements / block.elements) * block.bytes;
 }
@@ -235,8 +256,7 @@ function storedBytes(type: StoredType, elements: number): number {
  */
 export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions = {}): Promise<GgufFile> {
   const name = files.name ?? 'hf-model';
-  const target = options.quantize ? checkQuantize(options.quantize) : undefined;
-  const fold = options.quantize !== undefined && options.quantize.method !== 'rtn';
+  const plan = options.quantize ? checkQuantize(options.quantize) : undefined;
   const { metadata, ropeFreqs } = llamaMetadataFromHfConfig(files.config, `${name}/config.json`);
   const nHeads = metadata.get('llama.attention.head_count') as number;
   const nKvHeads = metadata.get('llama.attention.head_count_kv') as number;
@@ -260,6 +280,7 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     }
   }
 
+  const linears = new Set(inputGroups(nLayers, found.has('output.weight')).flat());
   const entries: Entry[] = [];
   let offset = 0;
   const place = (ggufName: string, ne: number[], type: StoredType, rest: Omit<Entry, 'info'>) => {
@@ -272,8 +293,22 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     const ne = [...hf.shape].reverse();
     const heads = /\.attn_q\.weight$/.test(ggufName) ? nHeads : /\.attn_k\.weight$/.test(ggufName) ? nKvHeads : undefined;
     const unit = /^blk\.(\d+)\./.exec(ggufName)?.[0] ?? (ggufName === 'token_embd.weight' ? 'top' : 'tail');
-    const type: StoredType = target ? llamaCppTensorType(ggufName, ne, target) : hf.dtype === 'F16' ? 'F16' : 'F32';
-    place(ggufName, ne, type, { file, hf, unit, ...(heads !== undefined ? { heads } : {}) });
+    const rest = { file, hf, unit, ...(heads !== undefined ? { heads } : {}) };
+    const [cols, rows] = ne as [number, number];
+    if (plan?.kind === 'groups' && linears.has(ggufName) && groupFits(cols, plan.group)) {
+      // The parts of one matrix, as @qgpu/quant's groupTensors writes them (asymmetric: zeros always present).
+      const groups = cols / plan.group;
+      const parts: [string, number[], StoredType][] = [
+        [QUANT_SUFFIXES.codes, [packedRowBytes(cols, plan.bits), rows], 'I8'],
+        [QUANT_SUFFIXES.scales, [groups, rows], 'F32'],
+        [QUANT_SUFFIXES.zeros, [groups, rows], 'F32'],
+        ...(plan.method === 'sinq' ? [[QUANT_SUFFIXES.colScale, [cols], 'F32'] as [string, number[], StoredType]] : []),
+      ];
+      for (const [suffix, partNe, type] of parts) place(baseOf(ggufName) + suffix, partNe, type, { ...rest, part: { matrix: ggufName, suffix } });
+      continue;
+    }
+    const type: StoredType = plan?.kind === 'blocks' ? llamaCppTensorType(ggufName, ne, plan.target) : hf.dtype === 'F16' ? 'F16' : 'F32';
+    place(ggufName, ne, type, rest);
   }
   if (ropeFreqs) place('rope_freqs.weight', [ropeFreqs.length], 'F32', { constant: ropeFreqs, unit: 'tail' });
   const byOffset = new Map(entries.map((e) => [e.info.byteOffset, e]));
@@ -300,15 +335,37 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
   const encoded = new Map<string, Uint8Array>();
   const encodeUnit = async (unit: string) => {
     const members = entries.filter((e) => e.unit === unit);
+    // One f32 copy per stored matrix or vector of the unit (a group-coded matrix has several part entries).
     const tensors = new Map<string, ModelTensor>();
-    for (const e of members) tensors.set(e.info.name, { name: e.info.name, ne: e.info.ne, sourceType: e.info.typeName, values: await valuesOf(e) });
-    if (fold && unit !== 'top') {
+    for (const e of members) {
+      const key = e.part?.matrix ?? e.info.name;
+      if (!tensors.has(key)) tensors.set(key, { name: key, ne: [...e.hf!.shape].reverse(), sourceType: e.hf!.dtype, values: await valuesOf(e) });
+    }
+    if (plan?.kind === 'blocks' && plan.fold && unit !== 'top') {
       // preSinqGroups names layers blk.0..n−1: present this layer as blk.0 (the tail unit has no layer: n = 0).
       const layer = /^blk\.(\d+)\.$/.exec(unit);
       const renamed = new Map([...tensors].map(([k, t]) => [layer ? k.replace(unit, 'blk.0.') : k, t]));
       foldPreSinq(preSinqGroups(renamed, layer ? 1 : 0));
     }
-    for (const e of members) encoded.set(e.info.name, encodeAs(e.info.typeName as StoredType, tensors.get(e.info.name)!.values));
+    if (plan?.kind === 'groups') {
+      // Linears reading one input share SINQ's t (applied to that input once at run time), as `qgpu quantize` does.
+      for (const names of inputGroups(nLayers, found.has('output.weight'))) {
+        const coded = names.filter((n) => tensors.has(n) && members.some((e) => e.part?.matrix === n));
+        if (coded.length === 0) continue;
+        const ms = coded.map((n) => { const t = tensors.get(n)!; return { values: t.values, rows: t.ne[1]!, cols: t.ne[0]! }; });
+        const cols = ms[0]!.cols;
+        const results = plan.method === 'sinq'
+          ? quantizeSinqShared(ms, cols, { bits: plan.bits, group: plan.group })
+          : ms.map((m) => ({ quant: quantizeRtn(m.values, m.rows, cols, { bits: plan.bits, group: plan.group }), colScale: undefined }));
+        coded.forEach((n, i) => {
+          for (const part of groupTensors(n, results[i]!.quant, false, results[i]!.colScale)) encoded.set(part.name, part.data);
+        });
+      }
+    }
+    for (const e of members) {
+      if (e.part) continue;
+      encoded.set(e.info.name, encodeAs(e.info.typeName as Exclude<StoredType, 'I8'>, tensors.get(e.info.name)!.values));
+    }
   };
 
   const source: ByteSource = {
@@ -319,16 +376,17 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
       if (!e || e.info.byteLength !== byteLength) {
         throw new FormatError(`${name}: the converted model serves whole tensors only (asked for ${byteLength} bytes at ${byteOffset})`);
       }
-      if (!target) return plainBytes(e);
+      if (!plan) return plainBytes(e);
       if (!encoded.has(e.info.name)) await encodeUnit(e.unit);
       const bytes = encoded.get(e.info.name)!;
       encoded.delete(e.info.name);
       return bytes;
     },
   };
-  if (target) {
-    metadata.set('general.file_type', target === 'Q4_0' ? 2 : 7);
-    metadata.set('qgpu.quantized_on_load', options.quantize!.method);
+  if (plan?.kind === 'blocks') metadata.set('general.file_type', plan.target === 'Q4_0' ? 2 : 7);
+  if (plan?.kind === 'groups') {
+    for (const [key, { value }] of Object.entries(quantMetadata(plan.method, plan.bits, plan.group, false))) metadata.set(key, value as GgufValue);
   }
+  if (plan) metadata.set('qgpu.quantized_on_load', options.quantize!.method);
   return { version: 3, metadata, tensors: entries.map((e) => e.info), alignment: 32, dataOffset: 0, source };
 }
