@@ -2,19 +2,17 @@
 // Every failure prints one line `qgpu: <message>` on stderr and exits non-zero.
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { readGguf } from '@qgpu/formats';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
 import { checkContextOverflow, checkKernelPath, checkKvCacheType, createEngine, type KernelPath, type LoadOptions } from '@qgpu/runtime';
-import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
-import { nodeFileSource } from './node-file.ts';
+import { nodeModelSource, nodeModelTokenizer } from './hf-dir.ts';
 import { crossQuantOption, QuantizeUsageError, runCalibrate, runQuantize } from './quantize.ts';
 import { positionEncodingFromFlags, POSITION_ENCODING_USAGE } from './position-encoding.ts';
 import { scoreText } from './score.ts';
 
 const USAGE = `usage:
-  qgpu run --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A] [--kernel-path K]
+  qgpu run --model FILE|DIR --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--json] [--adapter A] [--kernel-path K]
            [--kv-cache f32|f16|int8] [--context N] [--context-overflow stop|shift]
-  qgpu tokenize --model FILE --text TEXT [--json]
+  qgpu tokenize --model FILE|DIR --text TEXT [--json]
   qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
   qgpu perplexity --model FILE --file TEXT [--context N] [--chunks N] [--json] [--adapter A] [--kernel-path K]
            [--position-encoding rope|linear|3d-rpe] [--linear-factor F] [--chunk-size C] [--rope-mode eq4|chunked]
@@ -123,8 +121,7 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case 'tokenize': {
-      const file = await readGguf(await nodeFileSource(modelPath));
-      const tokenizer = new SpmTokenizer(spmVocabFromGguf(file.metadata));
+      const tokenizer = await nodeModelTokenizer(modelPath);
       const ids = tokenizer.encode(required(values.text, 'text'));
       console.log(values.json ? JSON.stringify({ ids }) : ids.join(' '));
       return;
@@ -133,7 +130,7 @@ async function main(argv: string[]): Promise<void> {
       const prompt = required(values.prompt, 'prompt');
       const engine = createEngine({ gpu: nodeGpu(adapter) });
       const context = values.context === undefined ? undefined : numberOption(values.context, 'context', 0, true);
-      await engine.load(await nodeFileSource(modelPath), { ...loadOptions, ...(context !== undefined ? { contextLength: context } : {}) });
+      await engine.load(await nodeModelSource(modelPath), { ...loadOptions, ...(context !== undefined ? { contextLength: context } : {}) });
       const contextOverflow = checked('context-overflow', values['context-overflow'], checkContextOverflow);
       const options = {
         ...(contextOverflow ? { contextOverflow } : {}),
@@ -162,7 +159,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(`${values['text-file']}: cannot read the text file`);
       });
       const engine = createEngine({ gpu: nodeGpu(adapter) });
-      await engine.load(await nodeFileSource(modelPath), loadOptions);
+      await engine.load(await nodeModelSource(modelPath), loadOptions);
       const result = await scoreText(engine, text);
       console.log(values.json ? JSON.stringify(result) : `ppl ${result.ppl.toFixed(4)} over ${result.positions.length} predictions`);
       return;
@@ -191,7 +188,7 @@ async function main(argv: string[]): Promise<void> {
       const maxWindows = values.chunks === undefined ? undefined : numberOption(values.chunks, 'chunks', 0, true);
       const engine = createEngine({ gpu: nodeGpu(adapter) });
       // The KV cache is sized to the window, which may exceed the trained context (long-context experiments).
-      await engine.load(await nodeFileSource(modelPath), { ...loadOptions, ...(context !== undefined ? { contextLength: context } : {}) });
+      await engine.load(await nodeModelSource(modelPath), { ...loadOptions, ...(context !== undefined ? { contextLength: context } : {}) });
       const started = performance.now();
       const result = await engine.perplexity(text, {
         ...(context !== undefined ? { context } : {}),
