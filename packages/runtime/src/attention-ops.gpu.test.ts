@@ -2,9 +2,10 @@
 // against their CPU twins in @qgpu/reference, for every KV-cache type, sequence lengths 1 … 2048 (odd ones
 // included), several head counts, GQA ratios 1/2/4/8 and head_dim 8/64/128. Each case fills a cache LONGER than the
 // attended length with random rows, so a kernel that read past the current position would be caught.
-import { f16ToF32 } from '@qgpu/formats';
+import { f16ArrayToF32, f16ToF32, f32ToF16 } from '@qgpu/formats';
 import { PipelineCache, PlanBuilder, type DeviceContext, type GpuTensor } from '@qgpu/gpu';
 import * as ref from '@qgpu/reference';
+import type { Prelude } from '@qgpu/shaders';
 import { empty, expectClose, randomFloats, readTensor, testGpu, TOLERANCES, upload } from '@qgpu/testing';
 import { describe, expect, it } from 'vitest';
 import { createWorkspace } from './llama/workspace.ts';
@@ -16,11 +17,11 @@ const swiftshader = gpu.adapter === 'swiftshader';
 const KV_TYPES: KvCacheType[] = ['f32', 'f16', 'int8'];
 
 /** Records what `record` dispatches into one plan and runs it with the given step values. */
-async function run(step: { pos: number; nTokens: number }, record: (p: PlanBuilder) => void): Promise<void> {
+async function run(step: { pos: number; nTokens: number }, record: (p: PlanBuilder) => void, act: Prelude = 'f32'): Promise<void> {
   const { device } = ctx;
   const stepBuffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(stepBuffer, 0, new Uint32Array([step.pos, step.nTokens, 0, 0]));
-  const builder = new PlanBuilder(new PipelineCache(ctx, 'f32'), stepBuffer, 'test.attention');
+  const builder = new PlanBuilder(new PipelineCache(ctx, act), stepBuffer, 'test.attention');
   record(builder);
   const plan = await builder.build();
   const encoder = device.createCommandEncoder();
@@ -158,6 +159,30 @@ describe.skipIf(!gpu.ctx)(`attention ops on ${gpu.adapter}${gpu.ctx ? '' : ` (sk
         if (type === 'int8') expectClose(actual, expected, TOLERANCES.f32Elementwise, `${name} values`);
         else expect(Array.from(actual)).toEqual(Array.from(expected));
       }
+    });
+  });
+
+  describe.skipIf(!gpu.ctx?.hasF16)(gpu.ctx?.hasF16 ? 'f16 activations (q and out in f16)' : 'f16 activations skipped: the device has no shader-f16', () => {
+    it.each(KV_TYPES.flatMap((type) => [1, 20].map((n) => [type, n] as const)))('KV cache %s, %i token(s), length 300', async (type, n) => {
+      const dims = { nHeads: 8, nKvHeads: 2, headDim: 64 };
+      const [kvDim, qDim, length] = [128, 512, 300];
+      const seqLen = length + 5;
+      const kAll = randomFloats(5, seqLen * kvDim, 1);
+      const vAll = randomFloats(6, seqLen * kvDim, 1);
+      const qBits = Uint16Array.from(randomFloats(7, n * qDim, 1), f32ToF16);
+      const cache = makeCache(type, seqLen, dims);
+      const k = upload(ctx, 'k', [seqLen, kvDim], 'f16', Uint16Array.from(kAll, f32ToF16));
+      const v = upload(ctx, 'v', [seqLen, kvDim], 'f16', Uint16Array.from(vAll, f32ToF16));
+      await run({ pos: 0, nTokens: seqLen }, (p) => kvWrite(p, k, v, cache, dims, seqLen), 'f16');
+      const out = empty(ctx, 'out', [n, qDim], 'f16');
+      const pos = length - n;
+      await run({ pos, nTokens: n }, (p) => attention(p, { q: upload(ctx, 'q', [n, qDim], 'f16', qBits), cache, out, splits: makeSplits(seqLen, dims), dims, nTokens: n }), 'f16');
+      const actual = f16ArrayToF32(new Uint16Array(await readTensor(ctx.device, out), 0, n * qDim));
+      // The twin sees what the kernels read: q, k and v rounded to f16 (the activations' storage type).
+      const kIn = Float32Array.from(kAll.subarray(0, length * kvDim), (x) => f16ToF32(f32ToF16(x)));
+      const vIn = Float32Array.from(vAll.subarray(0, length * kvDim), (x) => f16ToF32(f32ToF16(x)));
+      const expected = ref.attentionKv(type, f16ArrayToF32(qBits), kIn, vIn, n, pos, 8, 2, 64);
+      expectClose(actual, expected, TOLERANCES.f16Activations, `f16 act ${type} n=${n}`);
     });
   });
 
