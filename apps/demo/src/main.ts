@@ -129,7 +129,7 @@ function showProgress(p: LoadProgress): void {
   else if (p.phase === 'download') {
     const rate = p.bytesPerSecond ? ` at ${mib(p.bytesPerSecond)} MiB/s` : '';
     label = `download: ${mib(p.loadedBytes)}${p.totalBytes > 0 ? ` / ${mib(p.totalBytes)}` : ''} MiB${rate}`;
-  } else if (p.totalBytes > 0) label = `${p.phase}: ${mib(p.loadedBytes)} / ${mib(p.totalBytes)} MiB`;
+  } else if (p.totalBytes > 0) label = `${p.phase}: ${mib(p.loadedBytes)} / ${mib(p.totalBytes)} MiB${p.bytesPerSecond ? ` at ${mib(p.bytesPerSecond)} MiB/s` : ''}`;
   if (p.phase === 'ready' && lastDownload) label += ` (${lastDownload})`;
   if (p.phase === 'download') lastDownload = p.fromCache ? 'from the browser cache' : `downloaded at ${mib(p.bytesPerSecond ?? 0)} MiB/s`;
   ui.progressLabel.textContent = label;

@@ -2,7 +2,8 @@
 // in-memory CacheStorage with a quota. The real Cache Storage is exercised by the e2e suite (reload without network).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { deleteCachedModel, fetchModelBlob, listCachedModels, MODEL_CACHE_NAME, openModelFile, prepareModelSource, sha256Hex, type DownloadProgress } from './cache.ts';
+import { deleteCachedModel, fetchModelBlob, listCachedModels, MODEL_CACHE_NAME, openModelFile, prepareModelSource, sha256Hex, withRate, type DownloadProgress } from './cache.ts';
+import type { LoadProgress } from './engine-api.ts';
 import { QgpuError } from './errors.ts';
 
 const URL_A = 'https://models.example/a.gguf';
@@ -156,5 +157,21 @@ describe('openModelFile', () => {
     } finally {
       delete (globalThis as { caches?: CacheStorage }).caches;
     }
+  });
+});
+
+describe('withRate', () => {
+  it('adds the mean rate since the phase began to byte progress, restarting the clock per phase', async () => {
+    const seen: LoadProgress[] = [];
+    const report = withRate((p) => seen.push(p));
+    report('weights', 0, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    report('weights', 1000, 1000);
+    report('pipelines', 1000, 1000);
+    expect(seen[0]).toEqual({ phase: 'weights', loadedBytes: 0, totalBytes: 1000 });
+    // 1000 bytes in ≥ 20 ms: at most 50 kB/s, and positive.
+    expect(seen[1]!.bytesPerSecond).toBeGreaterThan(0);
+    expect(seen[1]!.bytesPerSecond).toBeLessThanOrEqual(1000 / 0.019);
+    expect(seen[2]).toEqual({ phase: 'pipelines', loadedBytes: 1000, totalBytes: 1000 });
   });
 });

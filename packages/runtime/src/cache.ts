@@ -12,7 +12,7 @@
 // read from the cached Blob by slices; no range request goes to the network. With `cache: false`, or where there is
 // no Cache Storage (Node, plain http), the URL is read with HTTP range requests as before (`urlSource`).
 import { REMOTE_FETCH } from '@qgpu/formats';
-import type { LoadOptions } from './engine-api.ts';
+import type { LoadOptions, LoadProgress } from './engine-api.ts';
 import { QgpuError } from './errors.ts';
 
 /** The Cache Storage bucket; bump the suffix if the stored layout ever changes. */
@@ -183,6 +183,22 @@ export async function prepareModelSource<S>(source: S, options: FetchModelOption
     await checkIntegrity(source, normaliseSha256(options.sha256), source instanceof File ? `the file ${source.name}` : 'the model');
   }
   return source;
+}
+
+/**
+ * Adds `bytesPerSecond` (mean rate since the phase's first event) to byte-counting progress events of any phase,
+ * so the weights upload reports its rate as the download does.
+ */
+export function withRate(onProgress: LoadOptions['onProgress']): (phase: LoadProgress['phase'], loadedBytes: number, totalBytes: number) => void {
+  let phase: LoadProgress['phase'] | undefined;
+  let started = 0;
+  return (next, loadedBytes, totalBytes) => {
+    if (!onProgress) return;
+    const now = performance.now();
+    if (next !== phase) { phase = next; started = now; }
+    const seconds = (now - started) / 1000;
+    onProgress({ phase: next, loadedBytes, totalBytes, ...(seconds > 0 ? { bytesPerSecond: loadedBytes / seconds } : {}) });
+  };
 }
 
 /** The download part of load()'s options, its progress reported as the 'download' phase. */

@@ -56,7 +56,7 @@ export interface LoadProgress {
   readonly loadedBytes: number;
   /** 0 when unknown (a server without Content-Length). */
   readonly totalBytes: number;
-  /** 'download' only: mean rate since the download started, bytes per second. */
+  /** 'download' and 'weights': mean rate since the phase started, bytes per second. */
   readonly bytesPerSecond?: number;
   /** 'download' only: the bytes came from the browser cache, not the network. */
   readonly fromCache?: boolean;

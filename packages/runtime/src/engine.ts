@@ -8,7 +8,7 @@ import type {
 } from './engine-api.ts';
 import { LlamaModel } from './llama/model.ts';
 import { ggufSourceOf, isHfSource, openHfModel, type LocalHfModelSource } from './llama/hf-source.ts';
-import { openModelFile } from './cache.ts';
+import { openModelFile, withRate } from './cache.ts';
 import { chatApi, type ChatApi, type ChatCompletion, type ChatCompletionRequest } from './chat-api.ts';
 import { runChatCompletion } from './chat.ts';
 import { chatFormatFromGguf, type ChatFormat } from './chat-template.ts';
@@ -200,7 +200,7 @@ export class LocalEngine implements Engine {
       ...(options.crossQuant !== undefined ? { crossQuant: options.crossQuant } : {}),
       ...(options.kvCache !== undefined ? { kvCache: checkKvCacheType(options.kvCache) } : {}),
       ...(options.positionEncoding !== undefined ? { positionEncoding: options.positionEncoding } : {}),
-      onProgress: (phase, loadedBytes, totalBytes) => options.onProgress?.({ phase, loadedBytes, totalBytes }),
+      onProgress: withRate(options.onProgress),
     }));
     const c = model.config;
     const chatFormat = chatFormatFromGguf(file.metadata);
