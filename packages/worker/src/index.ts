@@ -80,7 +80,8 @@ export function streamGenerate(engine: Pick<Engine, 'generate'>, prompt: string,
 /**
  * Starts the engine in a module Web Worker and returns it: all GPU work and model state live in the worker.
  * Bundlers (Vite, webpack 5, esbuild with a plugin) follow the `new URL(…, import.meta.url)` to bundle the worker;
- * without a bundler, pass a Worker started from the built `dist/qgpu-engine-worker.js` (docs/api.md).
+ * the no-bundler build (`pnpm build:worker`, dist/qgpu.js) ships it beside qgpu.js and finds it the same way.
+ * `options.worker`: a Worker you started yourself (e.g. with a Trusted Types script URL) that calls exposeEngine().
  */
 export function createEngine(options: { worker?: Worker } = {}): WorkerEngine {
   const worker = options.worker ?? new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module', name: 'qgpu-engine' });
