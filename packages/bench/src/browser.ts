@@ -101,6 +101,8 @@ export async function runBrowserBench(options: BrowserBenchOptions): Promise<Bro
     server: {
       port: 0,
       host: '127.0.0.1',
+      hmr: false,
+      watch: null,
       // Cross-origin isolation lets wllama use its multi-threaded build (SharedArrayBuffer).
       headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
       fs: { allow: [repoRoot] },
@@ -112,7 +114,8 @@ export async function runBrowserBench(options: BrowserBenchOptions): Promise<Bro
       __WLLAMA_WASM__: JSON.stringify(`/@fs${join(benchModules, '@wllama', 'wllama', 'esm', 'wasm', 'wllama.wasm')}`),
       __ORT_DIST__: JSON.stringify(`/@fs${join(benchModules, 'onnxruntime-web', 'dist')}/`),
     },
-    optimizeDeps: { exclude: ['onnxruntime-web', '@wllama/wllama'] },
+    // No dependency pre-bundling and no HMR: a discovery halfway through would reload the page under the benchmark.
+    optimizeDeps: { noDiscovery: true, include: [] },
     plugins: [{
       name: 'qgpu-bench-models',
       configureServer(s) {
@@ -177,11 +180,12 @@ export async function runBrowserBench(options: BrowserBenchOptions): Promise<Bro
       log(`chromium: onnxruntime-web MatMulNBits on ${shapes.length} GEMV shapes`);
       try {
         const ort = await page.evaluate(([s, n]) => (window as unknown as { qgpuBench: PageApi }).qgpuBench.runOrt(s, n), [shapes, options.quick ? 5 : 20] as const) as {
-          shape: Shape; ortKernelUs: number; qgpuKernelUs: number; ortRunMs: number;
+          shape: Shape; ortRunUs: number; qgpuCallUs: number; qgpuKernelUs: number | null;
         }[];
         for (const o of ort) {
           peers.push({ name: 'onnxruntime-web', model: `${o.shape.rows}×${o.shape.cols} (${o.shape.note})`, decodeTokS: null, prefillTokS: null,
-            kernelUs: o.ortKernelUs, qgpuKernelUs: o.qgpuKernelUs, note: `WebGPU MatMulNBits 4-bit/32 vs matmul_q4_0; ORT session.run ${o.ortRunMs.toFixed(1)} ms` });
+            kernelUs: o.ortRunUs, qgpuKernelUs: o.qgpuCallUs,
+            note: `WebGPU MatMulNBits 4-bit/32, GPU-resident session.run per call vs qgpu matmul_q4_0 per call (timestamps: ${o.qgpuKernelUs === null ? 'n/a' : `${o.qgpuKernelUs.toFixed(0)} µs`})` });
         }
       } catch (error) {
         peers.push({ name: 'onnxruntime-web', model: 'MatMulNBits GEMV', decodeTokS: null, prefillTokS: null, skipped: String(error instanceof Error ? error.message : error).split('\n')[0]! });
