@@ -15,6 +15,8 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 // The demo serves QGPU_MODELS_DIR (default: <repo>/models) at /local-models/ (apps/demo/vite.config.ts).
 const modelsDir = process.env.QGPU_MODELS_DIR ? resolve(process.env.QGPU_MODELS_DIR) : resolve(repoRoot, 'models');
 const FIXTURE = 'qgpu-e2e-stories260K-hf';
+/** Bytes of the F32 model's tensors, for judging what quantizing saved. */
+let f32WeightBytes = 0;
 
 // The page does not need the demo's UI, only its origin: a same-origin page where the engine worker can run, with
 // the CSP (Trusted Types for Worker URLs) bypassed so the test can create the worker itself.
@@ -24,6 +26,7 @@ test.beforeAll(async () => {
   const name = 'stories260K-f32.gguf';
   const gguf = await readGguf(bytesSource(new Uint8Array(readFileSync(resolve(sharedDir, 'models/stories260K', name))), name));
   const { config, safetensors } = await hfCheckpointFromGguf(gguf, 'F32');
+  f32WeightBytes = gguf.tensors.reduce((sum, t) => sum + t.byteLength, 0);
   const dir = resolve(modelsDir, FIXTURE);
   mkdirSync(dir, { recursive: true });
   // A .gitignore of '*' ignores the folder's whole content, itself included: nothing generated can be committed.
@@ -41,7 +44,7 @@ interface PageRun {
 }
 
 /** Loads the served HF model in a fresh engine worker with `quantize` and generates greedily. */
-async function runInWorker(page: Page, quantize: { method: 'rtn' | 'sinq'; bits: 4 | 8 }, prompt: string, maxTokens: number): Promise<PageRun> {
+async function runInWorker(page: Page, quantize: { method: 'rtn' | 'sinq'; bits: number; group?: number }, prompt: string, maxTokens: number): Promise<PageRun> {
   await page.goto('/models/index.json');
   const workerClient = `/@fs${repoRoot}packages/worker/src/index.ts`;
   return page.evaluate(async ({ workerClient, fixture, quantize, prompt, maxTokens }) => {
@@ -76,13 +79,13 @@ test('safetensors model quantized on load (RTN 8-bit) in the worker generates ll
   expect(run.text).toBe(reference.text);
 });
 
-test('safetensors model quantized on load with SINQ (4-bit) generates text', async ({ page, context }) => {
+test('safetensors model quantized on load with SINQ (4-bit, group 64 codes) generates text', async ({ page, context }) => {
   await requireAdapter(context);
   const reference = loadGreedyReference('stories260K-f32');
-  const run = await runInWorker(page, { method: 'sinq', bits: 4 }, reference.prompt, 24);
+  const run = await runInWorker(page, { method: 'sinq', bits: 4, group: 64 }, reference.prompt, 24);
   expect(run.error).toBeUndefined();
   expect(run.ids).toHaveLength(24);
-  // Q4_0 weights: well under the F32 model's bytes (stories260K: ~1 MiB in F32).
-  expect(run.weightBytes).toBeLessThan(400_000);
+  // 4-bit group codes for the linears of width 64; the embedding and ffn_down (width 172, not whole groups) stay F32.
+  expect(run.weightBytes).toBeLessThan(0.6 * f32WeightBytes);
   expect(run.text.trim().length).toBeGreaterThan(0);
 });
