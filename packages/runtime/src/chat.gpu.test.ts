@@ -39,7 +39,10 @@ describe.skipIf(!gpu.ctx)(`engine chat and sampling on ${gpu.adapter}${gpu.ctx ?
   it('generate() takes token ids as the prompt', async () => {
     const r = await engine.generate(reference.prompt_token_ids, { maxTokens: 8 });
     expect(r.generatedIds).toEqual(reference.generated_ids.slice(0, 8));
+    expect(await engine.stats()).toEqual(r.stats);
     await expect(engine.generate([1, 10 ** 6])).rejects.toThrow(/not in the vocabulary/);
+    // A failed call does not replace the last finished generation's stats.
+    expect(await engine.stats()).toEqual(r.stats);
   });
 
   it.skipIf(heavy)(`chat without a model template: the fallback transcript is the prompt, greedy chat equals greedy generate on it${heavyNote}`, async () => {

@@ -222,6 +222,8 @@ export interface Engine {
    */
   perplexity(text: string, options?: PerplexityOptions): Promise<PerplexityResult>;
   info(): Promise<EngineInfo>;
+  /** Timings of the last finished generation or chat completion (prompt and decode tok/s, time to first token), or null. */
+  stats(): Promise<GenerateStats | null>;
   /** Stops the running generation after the current token; its `generate` call resolves with stopReason 'aborted'. */
   abort(): Promise<void>;
   unload(): Promise<void>;

@@ -4,7 +4,7 @@ import { blobSource, bytesSource, FormatError, readGguf, urlSource, type ByteSou
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import type { Tokenizer } from '@qgpu/tokenizer';
 import type {
-  Engine, EngineInfo, EngineMemory, GenerateOptions, GenerateResult, LoadOptions, ModelFile, ModelInfo, ModelSource, TextCallback,
+  Engine, EngineInfo, EngineMemory, GenerateOptions, GenerateStats, GenerateResult, LoadOptions, ModelFile, ModelInfo, ModelSource, TextCallback,
 } from './engine-api.ts';
 import { LlamaModel } from './llama/model.ts';
 import { ggufSourceOf, isHfSource, openHfModel, type LocalHfModelSource } from './llama/hf-source.ts';
@@ -224,6 +224,13 @@ export class LocalEngine implements Engine {
     return this.requireModel().tokenizer.encode(text, addBos === undefined ? {} : { addBos });
   }
 
+  private lastStats: GenerateStats | null = null;
+
+  /** Timings of the last finished generation (generate or chat), or null before the first. */
+  async stats(): Promise<GenerateStats | null> {
+    return this.lastStats;
+  }
+
   /** OpenAI-style chat: `engine.chat.completions.create({ messages, stream, … })` (chat.ts). */
   readonly chat: ChatApi = chatApi(this, async () => this.loaded?.info.name ?? '');
 
@@ -239,7 +246,7 @@ export class LocalEngine implements Engine {
    * still waiting with QgpuError 'aborted'; once running, it stops after the current token like abort().
    */
   async generate(prompt: string | readonly number[], options: GenerateOptions = {}, onText?: TextCallback): Promise<GenerateResult> {
-    return this.exclusive(options.signal, 'generate', () => this.generateNow(prompt, options, onText));
+    return this.exclusive(options.signal, 'generate', () => this.generateNow(prompt, options, onText).then((r) => { this.lastStats = r.stats; return r; }));
   }
 
   private async generateNow(prompt: string | readonly number[], options: GenerateOptions, onText?: TextCallback): Promise<GenerateResult> {

@@ -66,6 +66,7 @@ class FakeEngine implements Engine {
     return runChatCompletion({ format, info, encode: (t) => [...t].map((c) => c.codePointAt(0)!), generate }, request, onDelta);
   }
   async info() { return { adapter: null, model: info, memory: null }; }
+  async stats() { return result([0], 'x').stats; }
   async abort(): Promise<void> { this.aborted++; }
   async unload(): Promise<void> {}
 }
@@ -217,6 +218,11 @@ describe('chat.completions.create across the worker', () => {
     const stream = await engine.chat.completions.create({ messages, stream: true });
     for await (const chunk of stream) { expect(chunk.choices[0]!.delta.role).toBe('assistant'); break; }
     expect(fake.aborted).toBe(1);
+  });
+
+  it('stats() crosses the worker', async () => {
+    const engine = createWorkerEngine(fakeWorker(new FakeEngine()));
+    expect(await engine.stats()).toMatchObject({ promptTokens: 1, generatedTokens: 1, decodeTokensPerSecond: 1, timeToFirstTokenMs: 1 });
   });
 
   it('rejects what it does not support with a typed error', async () => {

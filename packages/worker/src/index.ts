@@ -57,6 +57,7 @@ export function createWorkerEngine(worker: Worker): WorkerEngine {
     tokenize: (text, addBos) => guard(remote.tokenize(text, addBos)),
     perplexity: (text, options) => guard(remote.perplexity(text, options)),
     info: () => guard(remote.info()),
+    stats: () => guard(remote.stats()),
     abort,
     unload: () => guard(remote.unload()),
     terminate() {
