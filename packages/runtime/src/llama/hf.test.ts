@@ -85,26 +85,21 @@ describe('HF names and config.json', () => {
 
   it('turns SmolLM2-135M config.json into llama.cpp metadata', () => {
     const config = JSON.parse(new TextDecoder().decode(readSharedBytes('models/tokenizers/smollm2-135m/config.json')));
-    const { metadata, ropeFreqs } = llamaMetadataFromHfConfig(config);
+    const metadata = llamaMetadataFromHfConfig(config);
     expect(Object.fromEntries([...metadata].filter(([k]) => k.startsWith('llama.')))).toEqual({
       'llama.embedding_length': 576, 'llama.feed_forward_length': 1536, 'llama.block_count': 30, 'llama.attention.head_count': 9,
       'llama.attention.head_count_kv': 3, 'llama.attention.key_length': 64, 'llama.attention.value_length': 64, 'llama.rope.dimension_count': 64,
       'llama.rope.freq_base': 100000, 'llama.context_length': 8192, 'llama.attention.layer_norm_rms_epsilon': 1e-5, 'llama.vocab_size': 49152,
     });
-    expect(ropeFreqs).toBeUndefined();
   });
 
-  it('maps rope_scaling like llama.cpp’s converter and refuses unknown types and architectures', () => {
+  it('maps rope_scaling like llama.cpp’s converter and refuses types the kernels lack, and other architectures', () => {
     const base = { model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, max_position_embeddings: 128, vocab_size: 10 };
-    const linear = llamaMetadataFromHfConfig({ ...base, rope_scaling: { type: 'linear', factor: 2 } }).metadata;
+    const linear = llamaMetadataFromHfConfig({ ...base, rope_scaling: { type: 'linear', factor: 2 } });
     expect([linear.get('llama.rope.scaling.type'), linear.get('llama.rope.scaling.factor')]).toEqual(['linear', 2]);
-    // Llama 3.1: head_dim 16, theta 500000, factor 8, low 1, high 4, original context 8192. Wavelength 2π·θ^(2i/16):
-    // i = 0 (6.28 < 2048) → 1; i = 7 (2π·500000^(14/16) ≈ 6.7e5 > 8192) → 8; i = 4 (2π·500000^0.5 ≈ 4443, between) →
-    // smooth = (8192/4442.9 − 1)/3 = 0.28128, factor 1/((1 − 0.28128)/8 + 0.28128) = 1/0.37112 = 2.6945.
-    const { ropeFreqs } = llamaMetadataFromHfConfig({ ...base, num_attention_heads: 4, rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
-    expect(ropeFreqs![0]).toBe(1);
-    expect(ropeFreqs![7]).toBe(8);
-    expect(ropeFreqs![4]).toBeCloseTo(2.6945, 3);
+    const yarn = llamaMetadataFromHfConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32 } });
+    expect([yarn.get('llama.rope.scaling.type'), yarn.get('llama.rope.scaling.factor'), yarn.get('llama.rope.scaling.original_context_length')]).toEqual(['yarn', 4, 32]);
+    expect(() => llamaMetadataFromHfConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } })).toThrow(/rope_scaling type "llama3" is not supported/);
     expect(() => llamaMetadataFromHfConfig({ ...base, rope_scaling: { type: 'dynamic', factor: 2 } }, 'c.json')).toThrow(/c.json: rope_scaling type "dynamic"/);
     expect(() => llamaMetadataFromHfConfig({ ...base, model_type: 'qwen2' })).toThrow(FormatError);
     expect(() => llamaMetadataFromHfConfig({ ...base, hidden_size: 0 })).toThrow(/hidden_size must be a positive integer/);

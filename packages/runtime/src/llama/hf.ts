@@ -97,10 +97,9 @@ const HF_LLAMA_TYPES = ['llama', 'mistral'];
 
 /**
  * llama.cpp's `llama.*` metadata for an HF config.json (as convert_hf_to_gguf writes it). RoPE scaling becomes
- * `llama.rope.scaling.*` (linear, yarn) or, for Llama 3.1's 'llama3' type, per-frequency factors returned in
- * `ropeFreqs` (the `rope_freqs.weight` tensor llama.cpp's converter writes).
+ * `llama.rope.scaling.*` (linear, yarn); other scaling types are refused.
  */
-export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json'): { metadata: Map<string, GgufValue>; ropeFreqs?: Float32Array } {
+export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json'): Map<string, GgufValue> {
   const fail = (message: string, code: FormatErrorCode = 'bad_metadata'): never => {
     throw new FormatError(`${name}: ${message}`, code);
   };
@@ -144,7 +143,7 @@ export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json')
     ['llama.vocab_size', int('vocab_size')],
   ]);
   const scaling = config.rope_scaling;
-  if (scaling === null || scaling === undefined) return { metadata };
+  if (scaling === null || scaling === undefined) return metadata;
   if (!isObject(scaling)) return fail('rope_scaling is not an object');
   const type = scaling.rope_type ?? scaling.type;
   const factor = scaling.factor;
@@ -153,35 +152,18 @@ export function llamaMetadataFromHfConfig(config: unknown, name = 'config.json')
     case 'linear':
       metadata.set('llama.rope.scaling.type', 'linear');
       metadata.set('llama.rope.scaling.factor', factor);
-      return { metadata };
+      return metadata;
     case 'yarn': {
       metadata.set('llama.rope.scaling.type', 'yarn');
       metadata.set('llama.rope.scaling.factor', factor);
       const original = scaling.original_max_position_embeddings;
       if (typeof original === 'number') metadata.set('llama.rope.scaling.original_context_length', original);
-      return { metadata };
+      return metadata;
     }
-    case 'llama3':
-      return { metadata, ropeFreqs: llama3RopeFactors(scaling, headDim, ropeTheta, factor) };
     default:
-      return fail(`rope_scaling type ${JSON.stringify(type)} is not supported (linear, yarn, llama3)`, 'unsupported');
+      // Llama 3.1's 'llama3' needs per-frequency factors (llama.cpp's rope_freqs tensor), which the kernels lack.
+      return fail(`rope_scaling type ${JSON.stringify(type)} is not supported (linear, yarn)`, 'unsupported');
   }
-}
-
-/** Llama 3.1 RoPE frequency factors, exactly as llama.cpp's converter computes them (one per rotated pair). */
-function llama3RopeFactors(scaling: Json, headDim: number, base: number, factor: number): Float32Array {
-  const low = typeof scaling.low_freq_factor === 'number' ? scaling.low_freq_factor : 1;
-  const high = typeof scaling.high_freq_factor === 'number' ? scaling.high_freq_factor : 4;
-  const oldContext = typeof scaling.original_max_position_embeddings === 'number' ? scaling.original_max_position_embeddings : 8192;
-  const lowWavelen = oldContext / low;
-  const highWavelen = oldContext / high;
-  return Float32Array.from({ length: headDim / 2 }, (_, i) => {
-    const wavelen = 2 * Math.PI * base ** ((2 * i) / headDim);
-    if (wavelen < highWavelen) return 1;
-    if (wavelen > lowWavelen) return factor;
-    const smooth = (oldContext / wavelen - low) / (high - low);
-    return 1 / ((1 - smooth) / factor + smooth);
-  });
 }
 
 const GGML_TYPE_IDS = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14, I8: 24 } as const;
@@ -190,10 +172,8 @@ type StoredType = keyof typeof GGML_TYPE_IDS;
 /** One tensor of the virtual GGUF: where its HF bytes are and how to convert them. */
 interface Entry {
   readonly info: GgufTensorInfo;
-  readonly file?: SafetensorsFile;
-  readonly hf?: SafetensorsTensorInfo;
-  /** Constant data (rope_freqs). */
-  readonly constant?: Float32Array;
+  readonly file: SafetensorsFile;
+  readonly hf: SafetensorsTensorInfo;
   /** q/k: heads to permute by. */
   readonly heads?: number;
   /** Quantize-on-load unit: the tensors of one layer, or 'top' (embedding) / 'tail' (final norm and output). */
@@ -257,7 +237,7 @@ function storedBytes(type: StoredType, elements: number): number {
 export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions = {}): Promise<GgufFile> {
   const name = files.name ?? 'hf-model';
   const plan = options.quantize ? checkQuantize(options.quantize) : undefined;
-  const { metadata, ropeFreqs } = llamaMetadataFromHfConfig(files.config, `${name}/config.json`);
+  const metadata = llamaMetadataFromHfConfig(files.config, `${name}/config.json`);
   const nHeads = metadata.get('llama.attention.head_count') as number;
   const nKvHeads = metadata.get('llama.attention.head_count_kv') as number;
   const nLayers = metadata.get('llama.block_count') as number;
@@ -310,23 +290,21 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     const type: StoredType = plan?.kind === 'blocks' ? llamaCppTensorType(ggufName, ne, plan.target) : hf.dtype === 'F16' ? 'F16' : 'F32';
     place(ggufName, ne, type, rest);
   }
-  if (ropeFreqs) place('rope_freqs.weight', [ropeFreqs.length], 'F32', { constant: ropeFreqs, unit: 'tail' });
   const byOffset = new Map(entries.map((e) => [e.info.byteOffset, e]));
 
   /** F32 values of one entry in GGUF row order. */
   const valuesOf = async (e: Entry): Promise<Float32Array> => {
-    if (e.constant) return e.constant;
-    const raw = await readSafetensorsBytes(e.file!, e.hf!);
-    const values = safetensorsToF32(e.hf!, raw, e.file!.source.name);
+    const raw = await readSafetensorsBytes(e.file, e.hf);
+    const values = safetensorsToF32(e.hf, raw, e.file.source.name);
     if (e.heads === undefined) return values;
-    const rowBytes = (e.hf!.shape[1] ?? 1) * 4;
+    const rowBytes = (e.hf.shape[1] ?? 1) * 4;
     return new Float32Array(permuteHfToGguf(new Uint8Array(values.buffer), e.heads, rowBytes).buffer);
   };
   /** Unquantized read: the file's bytes (F16 kept as is) with the q/k permutation. */
   const plainBytes = async (e: Entry): Promise<Uint8Array> => {
     if (e.info.typeName === 'F16') {
-      const raw = await readSafetensorsBytes(e.file!, e.hf!);
-      return e.heads === undefined ? raw : permuteHfToGguf(raw, e.heads, (e.hf!.shape[1] ?? 1) * 2);
+      const raw = await readSafetensorsBytes(e.file, e.hf);
+      return e.heads === undefined ? raw : permuteHfToGguf(raw, e.heads, (e.hf.shape[1] ?? 1) * 2);
     }
     return encodeAs('F32', await valuesOf(e));
   };
@@ -339,7 +317,7 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     const tensors = new Map<string, ModelTensor>();
     for (const e of members) {
       const key = e.part?.matrix ?? e.info.name;
-      if (!tensors.has(key)) tensors.set(key, { name: key, ne: [...e.hf!.shape].reverse(), sourceType: e.hf!.dtype, values: await valuesOf(e) });
+      if (!tensors.has(key)) tensors.set(key, { name: key, ne: [...e.hf.shape].reverse(), sourceType: e.hf.dtype, values: await valuesOf(e) });
     }
     if (plan?.kind === 'blocks' && plan.fold && unit !== 'top') {
       // preSinqGroups names layers blk.0..n−1: present this layer as blk.0 (the tail unit has no layer: n = 0).
