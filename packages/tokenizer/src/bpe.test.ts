@@ -168,3 +168,42 @@ describe('byte-level BPE from GGUF gpt2 metadata (llama.cpp ggml-vocab-gpt-2.ggu
     expect(tok.encode('Hello world')).toEqual([15496, 995]);
   });
 });
+
+describe('GGUF tokenizer.ggml.pre names map to the right Hugging Face pre-tokenizers', () => {
+  /** GGUF gpt2 metadata carrying SmolLM2's vocabulary, merges and special tokens, with pre-tokenizer name `pre`. */
+  const ggufMetadata = (pre: string): Map<string, unknown> => {
+    const json = smolJson as { model: { vocab: Record<string, number>; merges: string[] }; added_tokens: { id: number; special: boolean }[] };
+    const tokens: string[] = [];
+    for (const [t, id] of Object.entries(json.model.vocab)) tokens[id] = t;
+    const types = tokens.map((_, id) => (json.added_tokens.some((a) => a.id === id && a.special) ? 3 : 1));
+    return new Map<string, unknown>([
+      ['tokenizer.ggml.model', 'gpt2'], ['tokenizer.ggml.pre', pre], ['tokenizer.ggml.tokens', tokens],
+      ['tokenizer.ggml.merges', json.model.merges], ['tokenizer.ggml.token_type', types], ['tokenizer.ggml.eos_token_id', 0],
+    ]);
+  };
+  /** The oracle on the same vocabulary with `preTokenizer` in place of SmolLM2's. */
+  const oracleWith = (preTokenizer: unknown, ignoreMerges = false) => {
+    const json = structuredClone(smolJson) as { pre_tokenizer: unknown; model: Record<string, unknown> };
+    json.pre_tokenizer = preTokenizer;
+    json.model.ignore_merges = ignoreMerges;
+    return new HfTokenizer(json, {});
+  };
+  const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+  const split = (regex: string) => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
+  const LLAMA3 = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+  const QWEN2 = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+
+  it.each([
+    ['smollm', () => oracleWith({ type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(true)] })],
+    ['gpt-2', () => oracleWith(byteLevel(true))],
+    // Llama 3's tokenizer.json: the Split regex (case-insensitive contractions), ByteLevel without its regex, ignore_merges.
+    ['llama-bpe', () => oracleWith({ type: 'Sequence', pretokenizers: [split(LLAMA3), byteLevel(false)] }, true)],
+    ['qwen2', () => oracleWith({ type: 'Sequence', pretokenizers: [split(QWEN2), byteLevel(false)] })],
+  ])('%s', (pre, oracleOf) => {
+    const ours = new BpeTokenizer(bpeVocabFromGguf(ggufMetadata(pre)));
+    const oracle = oracleOf();
+    for (const text of [...TEXTS, "IT'S WE'RE THEY'VE", 'x 12345678 y\r\n\r\n z']) {
+      expect({ pre, text, ids: ours.encode(text) }).toEqual({ pre, text, ids: oracle.encode(text).ids.map(Number) });
+    }
+  });
+});
