@@ -49,24 +49,24 @@ interface Config {
 
 /**
  * What each mode runs. Full: the issue's prompt lengths (128, 512) and decode contexts (128, 1024). On this 2-core
- * machine, shared with other work, lavapipe prefilled 16 tokens of the Llama-3.2-1B shape in ~4 minutes, so the
- * large shapes run scaled down (shorter prompts, fewer decode tokens; the decode contexts stay 128 and 1024) and
- * BENCHMARKS.md says so. Quick: a few tokens, for `--quick --json`.
+ * machine, shared with other work (load average ~25–30 during these runs), lavapipe prefilled 16 tokens of the
+ * Llama-3.2-1B shape in ~4 minutes, so everything but stories260K runs scaled down (shorter prompts, 1–2 decode
+ * tokens; the decode contexts stay 128 and 1024) and BENCHMARKS.md says so. Quick: a few tokens, for `--quick --json`.
  */
 function configFor(quick: boolean, decodeTokens: number | undefined): Config {
-  const large = { promptLengths: [8], decodeTokens: Math.min(decodeTokens ?? 2, 2) };
+  const large = { promptLengths: [8], decodeTokens: Math.min(decodeTokens ?? 1, 1), compareAllLogits: false };
   if (quick) {
     return {
       models: ['stories260K', 'smollm2-135m-q4_0', 'llama-3.2-1b-q4_0'],
       bench: { promptLengths: [16], decodeContexts: [16], decodeTokens: decodeTokens ?? 4, profile: false },
-      perModel: { 'llama-3.2-1b-q4_0': { promptLengths: [4], decodeTokens: Math.min(decodeTokens ?? 2, 2) } },
+      perModel: { 'llama-3.2-1b-q4_0': { promptLengths: [4], decodeTokens: Math.min(decodeTokens ?? 1, 1) } },
     };
   }
   return {
-    models: ['stories260K', 'smollm2-135m-q4_0', 'qwen2.5-0.5b-q4_0', 'llama-3.2-1b-q4_0', 'llama-3.2-1b-q8_0'],
-    bench: { promptLengths: [128, 512], decodeContexts: [128, 1024], decodeTokens: decodeTokens ?? 8, profile: true },
+    models: ['stories260K', 'smollm2-135m-q4_0', 'llama-3.2-1b-q4_0', 'llama-3.2-1b-q8_0'],
+    bench: { promptLengths: [128, 512], decodeContexts: [128, 1024], decodeTokens: decodeTokens ?? 8, profile: true, compareAllLogits: true },
     perModel: {
-      'smollm2-135m-q4_0': { promptLengths: [128], decodeTokens: Math.min(decodeTokens ?? 4, 4) },
+      'smollm2-135m-q4_0': { promptLengths: [32], decodeTokens: Math.min(decodeTokens ?? 2, 2) },
       'qwen2.5-0.5b-q4_0': large,
       'llama-3.2-1b-q4_0': large,
       'llama-3.2-1b-q8_0': large,
@@ -122,6 +122,18 @@ export function markdownTables(runs: readonly E2eRun[]): string {
     const pre = prefillCols.map((n) => f(r.prefill.find((p) => p.promptTokens === n)?.tokS ?? NaN, 2));
     const dec = decodeCols.map((c) => f(r.decode.find((d) => d.context === c)?.tokS ?? NaN, 2));
     lines.push(`| ${r.model} | ${r.runtime} ${r.adapter} | ${f(r.loadMs / 1000)} (${f(r.loadMBps, 0)}) | ${f(r.ttftMs, 0)} | ${pre.join(' | ')} | ${dec.join(' | ')} | ${r.dispatchesPerToken} | ${f(r.submitsPerToken, 2)} | ${f(r.encodeMsPerToken, 3)} | ${f(r.stepCallMsPerToken, 3)} |`);
+  }
+  const compared = runs.filter((r) => r.prefillAllLogits);
+  if (compared.length > 0) {
+    lines.push('');
+    lines.push('Prefill with the output projection on the last row only (generation) vs on every row (scoring, incl. reading the logits back):\n');
+    lines.push('| model | runtime | prompt | last-row tok/s | all-rows tok/s | speed-up |');
+    lines.push('|---|---|---|---|---|---|');
+    for (const r of compared) {
+      const all = r.prefillAllLogits!;
+      const last = r.prefill.find((p) => p.promptTokens === all.promptTokens)!;
+      lines.push(`| ${r.model} | ${r.runtime} ${r.adapter} | ${all.promptTokens} | ${f(last.tokS, 1)} | ${f(all.tokS, 1)} | ${f(last.tokS / all.tokS, 2)}× |`);
+    }
   }
   lines.push('');
   lines.push('| model | runtime | weight MB read/tok | achieved GB/s | copy GB/s | fraction of copy | GPU MB allocated | weights MB + KV MB |');
@@ -185,12 +197,24 @@ async function main(): Promise<void> {
   const copyGBps = copy.bytesMoved / (copy.medianWallUs * 1e3);
   log(`copy roofline: ${copyGBps.toFixed(2)} GB/s (${(copy.bytesMoved / 2 ** 20).toFixed(0)} MiB moved per call)`);
 
+  const results = join(fileURLToPath(new URL('..', import.meta.url)), 'results');
+  const out = values['json-out'] ?? join(results, `e2e-${adapter}-${new Date().toISOString().slice(0, 10)}${values.quick ? '-quick' : ''}.json`);
+  const recordOf = (runs: readonly E2eRun[], peers: readonly PeerResult[], browser?: BrowserBenchResult) => ({
+    tool: '@qgpu/bench e2e', date: new Date().toISOString(), command, adapter, adapterInfo: ctx.adapterInfo, features: [...ctx.features],
+    browser: browser ? { userAgent: browser.userAgent, adapterInfo: browser.adapterInfo } : null,
+    host: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
+    loadAverage: { start: loadAtStart, end: loadavg()[0]! }, config: config.bench, perModel: config.perModel, copy, runs, peers,
+    totalSeconds: (performance.now() - started) / 1000,
+  });
+
   const runs: E2eRun[] = [];
   for (const key of models) {
     const path = modelPath(key, log);
     const bytes = new Uint8Array(readFileSync(path));
     const result = await benchModel(ctx, key, bytesSource(bytes, key), { ...config.bench, ...config.perModel[key], log });
     runs.push({ ...result, adapter, runtime: 'node', copyGBps, copyBandwidthFraction: result.achievedGBps / copyGBps });
+    // Written after every model, so a long run that is stopped keeps what it measured.
+    writeRecord(out, recordOf(runs, []) as never);
   }
 
   let browser: BrowserBenchResult | undefined;
@@ -204,16 +228,8 @@ async function main(): Promise<void> {
     name: 'wllama', model, decodeTokS: null, prefillTokS: null, skipped: 'wllama runs in the browser only (Web Workers, fetch of its wasm): pass --browser',
   })));
 
-  const date = new Date().toISOString();
-  const totalSeconds = (performance.now() - started) / 1000;
-  const record = {
-    tool: '@qgpu/bench e2e', date, command, adapter, adapterInfo: ctx.adapterInfo, features: [...ctx.features],
-    browser: browser ? { userAgent: browser.userAgent, adapterInfo: browser.adapterInfo } : null,
-    host: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
-    loadAverage: { start: loadAtStart, end: loadavg()[0]! }, config: config.bench, copy, runs, peers, totalSeconds,
-  };
-  const results = join(fileURLToPath(new URL('..', import.meta.url)), 'results');
-  const out = values['json-out'] ?? join(results, `e2e-${adapter}-${date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`);
+  const record = recordOf(runs, peers, browser);
+  const { date, totalSeconds } = record;
   writeRecord(out, record as never);
   log(`raw results: ${out}`);
   if (values.json) {

@@ -19,6 +19,11 @@ export interface ModelBenchOptions {
   readonly prefillChunk?: number;
   /** GPU time per kernel class with timestamp queries, when the adapter has them. */
   readonly profile: boolean;
+  /**
+   * Also time the first prompt length with every row's logits (forward 'all', the scoring plan): the cost the
+   * last-row prefill plan avoids. That time includes reading the n × vocab logits back.
+   */
+  readonly compareAllLogits?: boolean;
   readonly seed?: number;
   readonly log?: (line: string) => void;
 }
@@ -33,6 +38,8 @@ export interface ModelBenchResult {
   /** Prefill of the first prompt length until its greedy next token is read back. */
   readonly ttftMs: number;
   readonly prefill: readonly { readonly promptTokens: number; readonly ms: number; readonly tokS: number }[];
+  /** The first prompt length with all rows' logits (compareAllLogits), or null. */
+  readonly prefillAllLogits: { readonly promptTokens: number; readonly ms: number; readonly tokS: number } | null;
   readonly decode: readonly { readonly context: number; readonly tokens: number; readonly msPerToken: number; readonly tokS: number }[];
   readonly dispatchesPerToken: number;
   readonly submitsPerToken: number;
@@ -124,7 +131,7 @@ async function profileDecode(ctx: DeviceContext, plan: Plan): Promise<Record<str
 }
 
 /** Decode steps whose submits are counted (apart from the timed ones). */
-const SUBMIT_COUNT = 4;
+const SUBMIT_COUNT = 2;
 
 export async function benchModel(ctx: DeviceContext, name: string, source: ByteSource, options: ModelBenchOptions): Promise<ModelBenchResult> {
   const log = options.log ?? (() => undefined);
@@ -154,6 +161,17 @@ export async function benchModel(ctx: DeviceContext, name: string, source: ByteS
       const ms = performance.now() - t0;
       prefill.push({ promptTokens: n, ms, tokS: (n * 1000) / ms });
       log(`  ${name}: prefill ${n} tokens in ${ms.toFixed(0)} ms`);
+    }
+
+    let prefillAllLogits: ModelBenchResult['prefillAllLogits'] = null;
+    if (options.compareAllLogits) {
+      const n = options.promptLengths[0]!;
+      await model.forward(promptIds(2, vocab, seed + 2), 0, 'all'); // builds the scoring plan (first use)
+      const t0 = performance.now();
+      await model.forward(promptIds(n, vocab, seed + n), 0, 'all');
+      const ms = performance.now() - t0;
+      prefillAllLogits = { promptTokens: n, ms, tokS: (n * 1000) / ms };
+      log(`  ${name}: prefill ${n} tokens with all rows' logits in ${ms.toFixed(0)} ms`);
     }
 
     const decode: { context: number; tokens: number; msPerToken: number; tokS: number }[] = [];
@@ -217,6 +235,7 @@ export async function benchModel(ctx: DeviceContext, name: string, source: ByteS
       loadMBps: source.byteLength / 1e6 / (loadMs / 1000),
       ttftMs: prefill[0]?.ms ?? NaN,
       prefill,
+      prefillAllLogits,
       decode,
       dispatchesPerToken: model.decodeDispatches,
       submitsPerToken: submits / SUBMIT_COUNT,
