@@ -95,6 +95,19 @@ describe('where templates come from', () => {
     expect([...format.specialTokens]).toEqual([['<|im_start|>', 1]]);
   });
 
+  it('a safetensors model (tokenizer.json carried whole): special added tokens are control tokens; no BOS by default for BPE', () => {
+    const json = new TextDecoder().decode(readSharedBytes('models/tokenizers/smollm2-135m/tokenizer.json'));
+    const metadata = new Map<string, unknown>([
+      ['tokenizer.ggml.model', 'gpt2'], ['tokenizer.huggingface.json', json], ['tokenizer.chat_template', CHATML],
+      ['tokenizer.ggml.bos_token_id', 1], ['tokenizer.ggml.eos_token_id', 2],
+    ]);
+    const format = chatFormatFromGguf(metadata);
+    expect(format).toMatchObject({ template: CHATML, bosToken: '<|im_start|>', eosToken: '<|im_end|>', addBos: false, bosId: 1 });
+    expect(format.specialTokens.get('<|im_start|>')).toBe(1);
+    expect(format.specialTokens.get('<|im_end|>')).toBe(2);
+    expect(splitSpecialTokens('<|im_start|>user\nHi<|im_end|>\n', format.specialTokens)).toEqual([1, 'user\nHi', 2, '\n']);
+  });
+
   it('tokenizer_config.json: string or named templates, tokens as strings or AddedToken objects', () => {
     expect(chatTemplateFromTokenizerConfig({ chat_template: CHATML, bos_token: '<|im_start|>', eos_token: { content: '<|im_end|>' } }))
       .toEqual({ template: CHATML, bosToken: '<|im_start|>', eosToken: '<|im_end|>' });

@@ -122,24 +122,43 @@ export function chatFormatFromGguf(metadata: ReadonlyMap<string, unknown>): Chat
   pieces.forEach((piece, id) => {
     if (Number(tokenTypes[id]) === CONTROL && typeof piece === 'string' && piece) specialTokens.set(piece, id);
   });
+  // Models loaded from safetensors carry their tokenizer.json whole: its special added tokens are the control tokens.
+  const addedById = new Map<number, string>();
+  for (const added of hfAddedTokens(metadata.get('tokenizer.huggingface.json'))) {
+    addedById.set(added.id, added.content);
+    if (added.special) specialTokens.set(added.content, added.id);
+  }
   // GGUF writes "no such token" as uint32 max; -1 then, as llama.cpp reads it.
   const id = (key: string) => {
     const v = metadataInt(metadata.get(key), -1);
-    return v >= 0 && v < pieces.length ? v : -1;
+    return v >= 0 && (v < pieces.length || addedById.has(v)) ? v : -1;
   };
   const bosId = id('tokenizer.ggml.bos_token_id');
   const eosId = id('tokenizer.ggml.eos_token_id');
   const addBos = metadata.get('tokenizer.ggml.add_bos_token');
-  const text = (i: number) => (i >= 0 && typeof pieces[i] === 'string' ? (pieces[i] as string) : '');
+  const text = (i: number) => (i >= 0 && typeof pieces[i] === 'string' ? (pieces[i] as string) : addedById.get(i) ?? '');
   return {
     template: typeof template === 'string' && template.trim() !== '' ? template : null,
     bosToken: text(bosId),
     eosToken: text(eosId),
-    // llama.cpp's default for SentencePiece vocabularies when the key is absent.
-    addBos: typeof addBos === 'boolean' ? addBos : bosId >= 0,
+    // When the key is absent: llama.cpp's defaults, BOS for SentencePiece ("llama") vocabularies only.
+    addBos: typeof addBos === 'boolean' ? addBos : metadata.get('tokenizer.ggml.model') === 'llama' && bosId >= 0,
     bosId,
     specialTokens,
   };
+}
+
+/** The `added_tokens` of a tokenizer.json given as text (GGUF key tokenizer.huggingface.json); [] if absent or malformed. */
+function hfAddedTokens(json: unknown): { id: number; content: string; special: boolean }[] {
+  if (typeof json !== 'string') return [];
+  try {
+    const added = (JSON.parse(json) as { added_tokens?: unknown }).added_tokens;
+    if (!Array.isArray(added)) return [];
+    return added.flatMap((t: { id?: unknown; content?: unknown; special?: unknown }) =>
+      typeof t.id === 'number' && typeof t.content === 'string' && t.content ? [{ id: t.id, content: t.content, special: t.special === true }] : []);
+  } catch {
+    return [];
+  }
 }
 
 /** A token in tokenizer_config.json: a plain string or an AddedToken object `{ content }`. */
