@@ -5,7 +5,7 @@
 //   node --import tsx packages/quant/src/bench/quant-bench.ts [--gpu] [--context 512] [--chunks 5]
 // Writes packages/bench/results/quant-stories260K.json and prints a Markdown table.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { bytesSource, readGguf, type GgufFile } from '@qgpu/formats';
@@ -65,23 +65,37 @@ function gpuPpl(path: string, kernelPath?: string, extra: string[] = []): number
 
 interface Row { label: string; file?: string; kernelPath?: string; cpu: number; gpu: number | null; bytes?: number; kernel?: { overall: number; perLayer: Record<string, number> } }
 const rows: Row[] = [];
-const record = (row: Row) => { rows.push(row); console.error(`${row.label}: cpu ${row.cpu.toFixed(4)}${row.gpu !== null ? ` gpu ${row.gpu.toFixed(4)}` : ''}`); };
+// Rows are appended to a JSON-lines log as they finish, and a rerun takes finished rows from it (a full run takes
+// tens of minutes on a loaded 2-core machine); delete the log to start over.
+const LOG = `${OUT_DIR}/rows-${context}-${chunks}.jsonl`;
+const done = new Map<string, Row>(existsSync(LOG) ? readFileSync(LOG, 'utf8').trim().split('\n').filter(Boolean).map((l) => { const r = JSON.parse(l) as Row; return [r.label, r]; }) : []);
+const record = (row: Row) => {
+  rows.push(row);
+  if (!done.has(row.label)) appendFileSync(LOG, JSON.stringify(row) + '\n');
+  console.error(`${row.label}: cpu ${row.cpu.toFixed(4)}${row.gpu !== null ? ` gpu ${row.gpu.toFixed(4)}` : ''}`);
+};
+/** The finished row of that label, or computes it. */
+const row = async (label: string, compute: () => Promise<Row>) => record(done.get(label) ?? await compute());
 
 /** Writes a converted model, scores it on the CPU (dequantized for qgpu.quant files) and the GPU. */
 async function converted(label: string, name: string, options: QuantizeModelOptions, kernelPath?: string, gpu = true): Promise<void> {
+  await row(label, () => convertedRow(label, name, options, kernelPath, gpu));
+}
+
+async function convertedRow(label: string, name: string, options: QuantizeModelOptions, kernelPath: string | undefined, gpu: boolean): Promise<Row> {
   const bytes = await quantizeGgufModel(source, options);
   const path = `${OUT_DIR}/${name}.gguf`;
   writeFileSync(path, bytes);
   const file = await open(bytes, name);
   const cpuFile = options.method === 'presinq' ? file : await open(await dequantizedGguf(file, await readTypedMetadata(file)), `${name}-deq`);
-  record({ label, file: path, ...(kernelPath ? { kernelPath } : {}), bytes: bytes.length, cpu: await cpuPpl(cpuFile), gpu: gpu ? gpuPpl(path, kernelPath) : null });
+  return { label, file: path, ...(kernelPath ? { kernelPath } : {}), bytes: bytes.length, cpu: await cpuPpl(cpuFile), gpu: gpu ? gpuPpl(path, kernelPath) : null };
 }
 
 // F32 and llama.cpp's own quantized files.
-record({ label: 'F32', file: MODEL, cpu: await cpuPpl(source), gpu: gpuPpl(MODEL) });
+await row('F32', async () => ({ label: 'F32', file: MODEL, cpu: await cpuPpl(source), gpu: gpuPpl(MODEL) }));
 for (const type of ['q8_0', 'q4_0']) {
   const path = `${root}../shared/models/stories260K/stories260K-${type}.gguf`;
-  record({ label: `llama.cpp ${type.toUpperCase()} file`, file: path, cpu: await cpuPpl(await open(new Uint8Array(readFileSync(path)), type)), gpu: gpuPpl(path) });
+  await row(`llama.cpp ${type.toUpperCase()} file`, async () => ({ label: `llama.cpp ${type.toUpperCase()} file`, file: path, cpu: await cpuPpl(await open(new Uint8Array(readFileSync(path)), type)), gpu: gpuPpl(path) }));
 }
 // Pre-SINQ + our GGUF quantizers (byte-exact llama.cpp reference quantizers, same per-tensor types as llama-quantize).
 await converted('pre-SINQ + Q4_0', 'presinq-q4_0', { method: 'presinq', target: 'Q4_0' });
@@ -90,8 +104,8 @@ await converted('pre-SINQ + Q8_0', 'presinq-q8_0', { method: 'presinq', target: 
 for (const group of [64, 32] as const) {
   for (const bits of [4, 3, 2] as const) {
     // The GPU scores the group-64 files (the LUT path agrees with the CPU reference to 1e-5 in logits, sinq-model.gpu.test.ts).
-    await converted(`RTN ${bits}-bit g${group}`, `rtn${bits}-g${group}`, { method: 'rtn', bits, group }, undefined, group === 64 && bits >= 3);
-    await converted(`SINQ ${bits}-bit g${group}`, `sinq${bits}-g${group}`, { method: 'sinq', bits, group }, undefined, group === 64 && bits >= 3);
+    await converted(`RTN ${bits}-bit g${group}`, `rtn${bits}-g${group}`, { method: 'rtn', bits, group }, undefined, group === 64 && bits === 4);
+    await converted(`SINQ ${bits}-bit g${group}`, `sinq${bits}-g${group}`, { method: 'sinq', bits, group }, undefined, group === 64 && bits === 4);
     if (group === 64) await converted(`SINQ ${bits}-bit g${group}, t per linear (CPU only)`, `sinq${bits}-g${group}-perlinear`, { method: 'sinq', bits, group, perLinearScale: true }, undefined, false);
   }
 }
@@ -107,6 +121,8 @@ const int8Linear = (name: string, cols: number) => cols % 32 === 0 && name !== '
 const calibrationPath = `${OUT_DIR}/calibration-first-half.gguf`;
 writeFileSync(calibrationPath, writeCalibration(calibration, Math.floor(tokens.length / 2)));
 for (const alpha of [1, 0.75, 0.5, 0.25]) {
+  const label = alpha === 1 ? 'W8A8 per-token absmax (Q8_0 weights)' : `W8A8 CrossQuant α=${alpha} (Q8_0 weights)`;
+  await row(label, async () => {
   const { hook, perLinear, overall } = crossQuantHook(calibration, alpha, int8Linear);
   const ppl = await cpuPpl(q8, hook);
   const share = (k: KernelCount) => k.zeroed / Math.max(1, k.nonzero);
@@ -117,13 +133,14 @@ for (const alpha of [1, 0.75, 0.5, 0.25]) {
     const acc = perLayer.get(layer) ?? { nonzero: 0, zeroed: 0 };
     perLayer.set(layer, { nonzero: acc.nonzero + k.nonzero, zeroed: acc.zeroed + k.zeroed });
   }
-  record({
-    label: alpha === 1 ? 'W8A8 per-token absmax (Q8_0 weights)' : `W8A8 CrossQuant α=${alpha} (Q8_0 weights)`,
+  return {
+    label,
     cpu: ppl, gpu: alpha === 1 || alpha === 0.5 ? gpuPpl(q8Path, 'dp4a', ['--crossquant', calibrationPath, '--alpha', String(alpha)]) : null,
     kernel: { overall: share(overall), perLayer: Object.fromEntries([...perLayer].map(([k, v]) => [k, share(v)])) },
+  };
   });
 }
-record({ label: 'W8A8 dp4a per-block-32 activations (Q8_0 file)', file: q8Path, kernelPath: 'dp4a', cpu: NaN, gpu: gpuPpl(q8Path, 'dp4a') });
+await row('W8A8 dp4a per-block-32 activations (Q8_0 file)', async () => ({ label: 'W8A8 dp4a per-block-32 activations (Q8_0 file)', file: q8Path, kernelPath: 'dp4a', cpu: NaN, gpu: gpuPpl(q8Path, 'dp4a') }));
 
 const adapter = args.gpu ? (process.env.QGPU_ADAPTER ?? 'lavapipe') : 'none';
 const result = { model: 'stories260K', text: 'packages/bench/data/tinystories-quant.txt', tokens: tokens.length, context, chunks, adapter, date: new Date().toISOString(), rows };
