@@ -53,6 +53,23 @@ describe.skipIf(!gpu.ctx)(`position encodings on ${gpu.adapter}${gpu.ctx ? '' : 
     await compare(encoding, reference, 50, 64);
   });
 
+  it('decode steps (one token per plan) with both 3D-RPE modes equal the reference, token by token', async () => {
+    const file = await openModel();
+    const { config, weights } = await loadReferenceModel(file);
+    const tokens = await tokensOf(20);
+    for (const [encoding, reference] of [
+      [{ type: '3d-rpe', chunkSize: 8, mode: 'chunked', localWindow: 2 }, { type: '3d-rpe-chunked', chunkSize: 8, localWindow: 2, phaseBase: 10000 }],
+      [{ type: '3d-rpe', chunkSize: 6, mode: 'eq4' }, { type: '3d-rpe-eq4', chunkSize: 6, phaseBase: 10000 }],
+    ] as [PositionEncoding, ReferencePositionEncoding][]) {
+      const expected = new ReferenceLlama({ ...config, contextLength: 32 }, weights, undefined, reference).forward(tokens, 0);
+      const model = await LlamaModel.load(ctx, file, { contextLength: 32, positionEncoding: encoding });
+      const got = new Float32Array(expected.length);
+      for (let i = 0; i < tokens.length; i++) got.set((await model.forward([tokens[i]!], i, 'all')).logits[0]!, i * config.vocabSize);
+      model.destroy();
+      expectClose(got, expected, TOLERANCES.logitsGpuVsReference, `decode ${JSON.stringify(encoding)}`);
+    }
+  });
+
   it.skipIf(lavapipeOnly)(`past the trained context (600 of 512)${lavapipeOnly ? ' (skipped on SwiftShader: 600-token CPU reference, lavapipe covers it)' : ''}: 3D-RPE Eq. 4 with Theorem 1 interpolation and the chunked mode equal the reference`, async () => {
     // ⌈512/128⌉ = 4 chunks spread over 600 tokens: chunks of 150 (the reference computes c′ itself).
     await compare({ type: '3d-rpe', chunkSize: 128, mode: 'eq4', interpolate: true },
