@@ -260,6 +260,10 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     }
   }
 
+  // Nothing may be sized by num_hidden_layers before the tensors back it (found by fuzzing: 2^31 layers hung here).
+  if (9 * nLayers > found.size) {
+    throw new FormatError(`${name}/config.json: num_hidden_layers ${nLayers} needs ${9 * nLayers} layer tensors but the checkpoint has ${found.size} tensors`, 'missing');
+  }
   const linears = new Set(inputGroups(nLayers, found.has('output.weight')).flat());
   const entries: Entry[] = [];
   let offset = 0;
