@@ -37,6 +37,8 @@ const TOP_NAMES: Readonly<Record<string, string>> = {
   'model.norm.weight': 'output_norm.weight',
   'lm_head.weight': 'output.weight',
 };
+/** GGUF names of the linears of a layer (the matrices quantize-on-load stores as group codes). */
+const LINEAR_NAME = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
 /** Buffers some exporters save that the model does not need (RoPE is computed from the config). */
 const IGNORED = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
 
@@ -264,7 +266,8 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
   if (9 * nLayers > found.size) {
     throw new FormatError(`${name}/config.json: num_hidden_layers ${nLayers} needs ${9 * nLayers} layer tensors but the checkpoint has ${found.size} tensors`, 'missing');
   }
-  const linears = new Set(inputGroups(nLayers, found.has('output.weight')).flat());
+  // From the tensors present, not from num_hidden_layers: a hostile config must not size any allocation.
+  const linears = new Set([...found.keys()].filter((n) => n === 'output.weight' || LINEAR_NAME.test(n)));
   const entries: Entry[] = [];
   let offset = 0;
   const place = (ggufName: string, ne: number[], type: StoredType, rest: Omit<Entry, 'info'>) => {
@@ -331,7 +334,10 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     }
     if (plan?.kind === 'groups') {
       // Linears reading one input share SINQ's t (applied to that input once at run time), as `qgpu quantize` does.
-      for (const names of inputGroups(nLayers, found.has('output.weight'))) {
+      // This unit's input-sharing groups: layer 0's from @qgpu/quant, renamed to this layer; the output alone.
+      const layer = /^blk\.\d+\.$/.test(unit);
+      const unitGroups = layer ? inputGroups(1, false).map((g) => g.map((n) => n.replace('blk.0.', unit))) : [['output.weight']];
+      for (const names of unitGroups) {
         const coded = names.filter((n) => tensors.has(n) && members.some((e) => e.part?.matrix === n));
         if (coded.length === 0) continue;
         const ms = coded.map((n) => { const t = tensors.get(n)!; return { values: t.values, rows: t.ne[1]!, cols: t.ne[0]! }; });
