@@ -26,7 +26,7 @@ describe.skipIf(!gpu.ctx || noDp4a)(`CrossQuant dp4a model on ${gpu.adapter}${no
     const wq = model.weights.layers[0]!.wq;
     const counter = wq.format === 'q8_0' ? wq.crossQuant?.zeroCount : undefined;
     expect(counter).toBeDefined();
-    const [nonzero, zeroed] = new Uint32Array(await readTensor(ctx.device, counter!), 0, 2);
+    const [nonzero = 0, zeroed = 0] = new Uint32Array(await readTensor(ctx.device, counter!), 0, 2);
     model.destroy();
 
     const { config, weights } = await loadReferenceModel(file);
