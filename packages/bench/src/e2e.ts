@@ -1,7 +1,7 @@
 // `pnpm bench` — end-to-end benchmark of whole models: in Node on the named Dawn adapter (lavapipe by default) and,
 // with --browser, in headless Chromium (SwiftShader) beside the peers (wllama, onnxruntime-web), see browser.ts.
 //   pnpm bench [--adapter lavapipe|swiftshader] [--quick] [--json] [--models a,b] [--browser] [--no-peers]
-//              [--decode-tokens N] [--json-out FILE]
+//              [--decode-tokens N] [--json-out FILE]      pnpm bench --report RAW.json (tables of a raw record)
 // --json prints one JSON object {"runs":[…],"peers":[…]} on stdout (progress goes to stderr). Raw records go to
 // packages/bench/results/e2e-<adapter>-<date>[-quick].json. Synthetic models are generated on first use into
 // .cache/models/ (synth.ts).
@@ -99,7 +99,7 @@ export function summary(runs: readonly E2eRun[], peers: readonly PeerResult[]): 
       prefill_tok_s: r.prefill[0]!.tokS,
       submits_per_token: r.submitsPerToken,
       dispatches_per_token: r.dispatchesPerToken,
-      encode_ms_per_token: r.encodeMsPerToken,
+      encode_ms_per_token: r.encodeCpuMsPerToken ?? r.encodeMsPerToken,
       copy_bandwidth_fraction: r.copyBandwidthFraction,
     })),
     peers: peers.map((p) => ({
@@ -116,12 +116,12 @@ export function markdownTables(runs: readonly E2eRun[]): string {
   const lines: string[] = [];
   const prefillCols = [...new Set(runs.flatMap((r) => r.prefill.map((p) => p.promptTokens)))];
   const decodeCols = [...new Set(runs.flatMap((r) => r.decode.map((d) => d.context)))];
-  lines.push(`| model | runtime | load s (MB/s) | TTFT ms | ${prefillCols.map((n) => `prefill tok/s @${n}`).join(' | ')} | ${decodeCols.map((c) => `decode tok/s @${c}`).join(' | ')} | dispatches/tok | submits/tok | encode ms/tok | step call ms/tok |`);
-  lines.push(`|---|---|---|---|${prefillCols.map(() => '---').join('|')}|${decodeCols.map(() => '---').join('|')}|---|---|---|---|`);
+  lines.push(`| model | runtime | load s (MB/s) | TTFT ms | ${prefillCols.map((n) => `prefill tok/s @${n}`).join(' | ')} | ${decodeCols.map((c) => `decode tok/s @${c}`).join(' | ')} | dispatches/tok | submits/tok | encode ms/tok (wall) | encode CPU ms/tok | step call ms/tok |`);
+  lines.push(`|---|---|---|---|${prefillCols.map(() => '---').join('|')}|${decodeCols.map(() => '---').join('|')}|---|---|---|---|---|`);
   for (const r of runs) {
     const pre = prefillCols.map((n) => f(r.prefill.find((p) => p.promptTokens === n)?.tokS ?? NaN, 2));
     const dec = decodeCols.map((c) => f(r.decode.find((d) => d.context === c)?.tokS ?? NaN, 2));
-    lines.push(`| ${r.model} | ${r.runtime} ${r.adapter} | ${f(r.loadMs / 1000)} (${f(r.loadMBps, 0)}) | ${f(r.ttftMs, 0)} | ${pre.join(' | ')} | ${dec.join(' | ')} | ${r.dispatchesPerToken} | ${f(r.submitsPerToken, 2)} | ${f(r.encodeMsPerToken, 3)} | ${f(r.stepCallMsPerToken, 3)} |`);
+    lines.push(`| ${r.model} | ${r.runtime} ${r.adapter} | ${f(r.loadMs / 1000)} (${f(r.loadMBps, 0)}) | ${f(r.ttftMs, 0)} | ${pre.join(' | ')} | ${dec.join(' | ')} | ${r.dispatchesPerToken} | ${f(r.submitsPerToken, 2)} | ${f(r.encodeMsPerToken, 3)} | ${r.encodeCpuMsPerToken === null || r.encodeCpuMsPerToken === undefined ? '—' : f(r.encodeCpuMsPerToken, 3)} | ${f(r.stepCallMsPerToken, 3)} |`);
   }
   const compared = runs.filter((r) => r.prefillAllLogits);
   if (compared.length > 0) {
@@ -180,8 +180,18 @@ async function main(): Promise<void> {
       'no-peers': { type: 'boolean', default: false },
       'decode-tokens': { type: 'string' },
       'json-out': { type: 'string' },
+      report: { type: 'string' },
     },
   });
+  if (values.report) {
+    // Tables of an existing raw record (e.g. a run stopped part way; records are written after every model).
+    const record = JSON.parse(readFileSync(values.report, 'utf8')) as { command: string; date: string; adapterInfo: { description: string }; loadAverage: { start: number; end: number }; runs: E2eRun[]; peers: PeerResult[] };
+    console.log(`- command: \`${record.command}\`\n- device: ${record.adapterInfo.description}; date ${record.date}; load average ${record.loadAverage.start.toFixed(1)} → ${record.loadAverage.end.toFixed(1)}\n`);
+    console.log(markdownTables(record.runs));
+    const peersMd = peerTable(record.peers, record.runs);
+    if (peersMd) console.log(`\n${peersMd}`);
+    return;
+  }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = performance.now();
   const loadAtStart = loadavg()[0]!;
@@ -211,7 +221,8 @@ async function main(): Promise<void> {
   for (const key of models) {
     const path = modelPath(key, log);
     const bytes = new Uint8Array(readFileSync(path));
-    const result = await benchModel(ctx, key, bytesSource(bytes, key), { ...config.bench, ...config.perModel[key], log });
+    const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+    const result = await benchModel(ctx, key, bytesSource(bytes, key), { ...config.bench, ...config.perModel[key], log, cpuMs });
     runs.push({ ...result, adapter, runtime: 'node', copyGBps, copyBandwidthFraction: result.achievedGBps / copyGBps });
     // Written after every model, so a long run that is stopped keeps what it measured.
     writeRecord(out, recordOf(runs, []) as never);

@@ -26,6 +26,8 @@ export interface ModelBenchOptions {
   readonly compareAllLogits?: boolean;
   readonly seed?: number;
   readonly log?: (line: string) => void;
+  /** Process CPU time in ms (Node: process.cpuUsage), to report encode cost in CPU time, immune to a busy host. */
+  readonly cpuMs?: () => number;
 }
 
 export interface ModelBenchResult {
@@ -48,6 +50,11 @@ export interface ModelBenchResult {
    * without submitting, 32 times). The CPU cost qgpu adds per token before the GPU can start.
    */
   readonly encodeMsPerToken: number;
+  /**
+   * Process CPU time per recording of one decode token (mean over the same 32 recordings), or null without a CPU
+   * clock (browsers). On a loaded host the wall-clock median includes time the thread was not running.
+   */
+  readonly encodeCpuMsPerToken: number | null;
   /** Median wall time of the synchronous part of decodeGreedy: step write, encode, finish, submit, mapAsync call. */
   readonly stepCallMsPerToken: number;
   /** Summed GPU time per kernel class for one decode token (µs), or null with the reason in gpuTimeNote. */
@@ -198,6 +205,7 @@ export async function benchModel(ctx: DeviceContext, name: string, source: ByteS
     });
 
     const encodeOnlyMs: number[] = [];
+    const cpuStart = options.cpuMs?.();
     for (let i = 0; i < 32; i++) {
       const t0 = performance.now();
       const encoder = ctx.device.createCommandEncoder({ label: 'bench.encode' });
@@ -207,6 +215,7 @@ export async function benchModel(ctx: DeviceContext, name: string, source: ByteS
       encoder.finish();
       encodeOnlyMs.push(performance.now() - t0);
     }
+    const encodeCpuMsPerToken = cpuStart === undefined ? null : (options.cpuMs!() - cpuStart) / 32;
 
     let gpuUsByClass: Record<string, number> | null = null;
     let gpuTimeNote: string;
@@ -240,6 +249,7 @@ export async function benchModel(ctx: DeviceContext, name: string, source: ByteS
       dispatchesPerToken: model.decodeDispatches,
       submitsPerToken: submits / SUBMIT_COUNT,
       encodeMsPerToken: median(encodeOnlyMs),
+      encodeCpuMsPerToken,
       stepCallMsPerToken: median(encodeMs),
       gpuUsByClass,
       gpuTimeNote,
