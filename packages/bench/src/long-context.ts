@@ -28,9 +28,20 @@ const modelPath = sharedPath('models/stories260K/stories260K-f32.gguf');
 const trainedContext = 512;
 const chunkSizes = values.chunks.split(',').map(Number);
 
-/** The encodings scored at one context: RoPE, linear ×2 and ×4, 3D-RPE Eq. 4 (± Theorem 1) and chunked per chunk size. */
+/**
+ * The encodings scored at one context: RoPE, linear ×2 and ×4, 3D-RPE Eq. 4 (± Theorem 1) and chunked per chunk size.
+ * Within the trained context only RoPE and the 3D-RPE chunkings smaller than it (a control: what chunking alone does).
+ */
 function encodingsFor(context: number): { name: string; encoding: PositionEncoding }[] {
-  if (context <= trainedContext) return [{ name: 'rope', encoding: { type: 'rope' } }];
+  if (context <= trainedContext) {
+    return [
+      { name: 'rope', encoding: { type: 'rope' } },
+      ...chunkSizes.filter((c) => c < context).flatMap((c) => [
+        { name: `3d-rpe eq4 c=${c}`, encoding: { type: '3d-rpe', chunkSize: c, mode: 'eq4' } as const },
+        { name: `3d-rpe chunked c=${c}`, encoding: { type: '3d-rpe', chunkSize: c, mode: 'chunked' } as const },
+      ]),
+    ];
+  }
   const list: { name: string; encoding: PositionEncoding }[] = [
     { name: 'rope (extrapolation)', encoding: { type: 'rope' } },
     { name: 'linear ×2', encoding: { type: 'linear', factor: 2 } },
