@@ -153,6 +153,7 @@ describe("released 3D-RPE code's tables", () => {
     expect(() => positionTables(r, { type: '3d-rpe', chunkSize: 8, mode: 'chunked', localWindow: 8 }, 8, 8)).toThrow(/localWindow/);
     expect(() => positionTables(r, { type: '3d-rpe', chunkSize: 8, mode: 'chunked', interpolate: true }, 8, 8)).toThrow(/interpolate applies to mode 'eq4'/);
     expect(positionTables(r, { type: '3d-rpe', chunkSize: 8, mode: 'chunked' }, 64, 64)).toMatchObject({ kind: 'chunked', geometry: { chunkLen: 4 } });
+    expect(() => positionTables(r, { type: '3d-rpe', chunkSize: 16, mode: 'chunked' }, 64, 512)).toThrow(/got 32 \(the default, trained context 512 \/ 16/);
   });
 });
 

@@ -229,7 +229,8 @@ export function positionTables(rope: RopeConfig, encoding: PositionEncoding, seq
       if (encoding.interpolate) throw new RangeError("positionEncoding.interpolate applies to mode 'eq4' only");
       const localWindow = encoding.localWindow ?? Math.floor(trainedContext / 16);
       if (!Number.isInteger(localWindow) || localWindow < 0 || localWindow >= chunkSize) {
-        throw new RangeError(`positionEncoding.localWindow must be an integer in [0, chunkSize), got ${localWindow}`);
+        const source = encoding.localWindow === undefined ? ` (the default, trained context ${trainedContext} / 16; pass a smaller localWindow)` : '';
+        throw new RangeError(`positionEncoding.localWindow must be an integer in [0, chunkSize = ${chunkSize}), got ${localWindow}${source}`);
       }
       const geometry = { chunkSize, chunkLen: chunkSize - localWindow, phaseBase };
       return { kind: 'chunked', keyTable: chunkedKeyTable(rope, seqLen, geometry), queryTables: chunkedQueryTables(rope, seqLen, geometry), geometry };
