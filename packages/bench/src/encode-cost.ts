@@ -14,7 +14,13 @@ import { adapterName, modelPath, type ModelKey } from './e2e.ts';
 import { median } from './timing.ts';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: 'string', default: 'llama-3.2-1b-q4_0' }, adapter: { type: 'string', default: 'lavapipe' }, repeats: { type: 'string', default: '200' } } });
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'llama-3.2-1b-q4_0' }, adapter: { type: 'string', default: 'lavapipe' }, repeats: { type: 'string', default: '200' },
+      // Also run a 3-token prefill and one decode step, to show the model (e.g. a split Q8_0 embedding) runs.
+      run: { type: 'boolean', default: false },
+    },
+  });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const ctx = await createDeviceContext(nodeGpu(values.adapter as NodeAdapterName));
   const key = values.model as ModelKey;
@@ -38,8 +44,14 @@ async function main(): Promise<void> {
     wall.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(cpu0);
+  let generated: number[] | undefined;
+  if (values.run) {
+    const { next } = await model.forward([1, 5, 9], 0);
+    generated = [next, await model.decodeGreedy(3)];
+  }
   const result = {
     model: key, adapter: adapterName(ctx), dispatchesPerToken: plan.dispatchCount, repeats,
+    embeddingPieces: model.weights.tokenEmbedding.pieces.length, outputPieces: model.weights.output.pieces.length, generated,
     wallMsMedian: median(wall), cpuMsPerRecording: (cpu.user + cpu.system) / 1000 / repeats, loadAverage: loadavg()[0],
   };
   console.log(JSON.stringify(result));
