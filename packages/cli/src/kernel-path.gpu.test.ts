@@ -50,7 +50,7 @@ describe('qgpu --kernel-path', () => {
       const score = runCli(['score', '--model', lutModel, '--text-file', textFile, '--json', '--adapter', gpu.adapter, '--kernel-path', 'lut']);
       expect(score.status, score.stderr).toBe(0);
       expect(JSON.parse(score.stdout).ppl).toBeLessThan(8);
-    });
+    }, 600_000); // two CLI processes on the 4×-larger pad256 file: seconds idle, minutes on a loaded 2-core machine
 
     // Every fixture on every path (formats without an int8 or LUT kernel, and widths not a multiple of 32, fall
     // back to dequant). Lavapipe only: the same plans run on SwiftShader in the model tests, ~10× slower.
@@ -69,6 +69,6 @@ describe('qgpu --kernel-path', () => {
       const { ppl } = JSON.parse(score.stdout);
       console.info(`${gpu.adapter} CLI ${path} stories260K-${file}: score ppl ${ppl.toFixed(3)}`);
       expect(ppl).toBeLessThan(8);
-    });
+    }, 600_000); // as above: a run and a score process each
   });
 });
