@@ -41,7 +41,6 @@ export class LlamaModel {
   private readonly tokenReadback: GPUBuffer;
   private readonly logitsReadback: GPUBuffer;
   private prefillAllPlan: Promise<Plan> | undefined;
-  private prefillAllPlan: Promise<Plan> | undefined;
 
   private constructor(
     readonly ctx: DeviceContext,
@@ -196,14 +195,6 @@ export class LlamaModel {
     return this.prefillAllPlan;
   }
 
-  /** The chunk plan with every row's logits, built once on first use (pipelines are already compiled). */
-  private prefillAll(): Promise<Plan> {
-    this.prefillAllPlan ??= buildForwardPlan(
-      this.pipelineCache, this.config, this.weights, this.workspace, this.workspace.chunkTokens, 'prefill-all', this.kernelPath, 'all',
-    );
-    return this.prefillAllPlan;
-  }
-
   private async readNextToken(): Promise<number> {
     await this.tokenReadback.mapAsync(GPUMapMode.READ);
     const id = new Uint32Array(this.tokenReadback.getMappedRange())[0]!;
@@ -214,7 +205,6 @@ export class LlamaModel {
   destroy(): void {
     this.decodePlan.destroy();
     this.prefillPlan.destroy();
-    void this.prefillAllPlan?.then((plan) => plan.destroy(), () => undefined);
     void this.prefillAllPlan?.then((plan) => plan.destroy(), () => undefined);
     this.weights.destroy();
     this.workspace.destroy();
