@@ -156,9 +156,9 @@ export const TOLERANCES = {
     atol: 1e-4,
     rtol: 0,
     reason: 'identical weights, f32 kernels on both sides through 5 layers (as logitsGpuVsReference): the LUT path sums '
-      + 'b planes of f32 table lookups per 32 columns instead of 32 products; measured step-0 max |Δlogit| 6.7e-6 to '
-      + '7.6e-6 (stories260K-q8_0, -q4_0, pad256-q8_0, lavapipe); 1e-4 is ~13× that and 700× below the smallest top-1 '
-      + 'margin (0.071)',
+      + 'b planes of f32 table lookups per 32 columns instead of 32 products; measured step-0 max |Δlogit| 5.3e-6 to '
+      + '7.6e-6 (stories260K-q8_0, -q4_0, pad256-q8_0 on lavapipe, with and without subgroup reductions) and 8.0e-6 '
+      + '(stories260K-q8_0, SwiftShader); 1e-4 is ~12× that and 700× below the smallest top-1 margin (0.071)',
   },
   /** As logitsLutVsDequantExact, with an output matrix (Q6_K) re-quantized by RTN at 8 bits per group of 32. */
   logitsLutVsDequantRtn8: {
@@ -168,6 +168,105 @@ export const TOLERANCES = {
       + 'Q6_K values), so a logit moves by ≤ Σ_groups s/2·Σ|x| over dim = 256 normed inputs; measured step-0 max '
       + '|Δlogit| 0.082 on stories260K-pad256-q4_0 (lavapipe); bound ~1.8× that. Top-1 agreement with llama.cpp is '
       + 'asserted separately (measured 64/64)',
+  },
+  /**
+   * Perplexity of a GPU model vs the same protocol on the CPU reference: exp of a mean NLL, each NLL a log-softmax of
+   * logits that agree to logitsGpuVsReference (1e-4). |ΔNLL| ≤ 2·|Δlogit| per prediction, so |Δppl|/ppl ≤ 2e-4.
+   */
+  perplexityGpuVsReference: {
+    atol: 0,
+    rtol: 2e-4,
+    reason: 'ppl = exp(mean NLL); each NLL moves by at most twice the max logit error (log-sum-exp is 1-Lipschitz in '
+      + 'the max norm, plus the target logit), and logits agree to 1e-4 (logitsGpuVsReference), so relative ppl error ≤ 2e-4',
+  },
+  /**
+   * attention_decode_* + attention_reduce and attention_prefill_* vs the reference `attentionKv` on the values an f32
+   * or f16 KV cache holds (the twin rounds to f16 exactly as kv_write_f16 does, so the KV type adds no error here).
+   * Only f32 evaluation differs: head_dim-term dots, exp, an online softmax rescaled per tile / split and merged.
+   */
+  attentionVsTwin: {
+    atol: 2e-6,
+    rtol: 1e-5,
+    reason: 'f32 kernel vs double reference: ≤ 128-term f32 dots feed exp (a score error ε scales its weight by 1+ε), '
+      + 'the output is a convex combination of V rows (|v| ≤ 1) summed in f32 per tile / split in another order. '
+      + 'Measured max |Δ| 1.2e-7 (lavapipe, lengths ≤ 2048) and 1.8e-7 (SwiftShader, ≤ 513) over head_dim 8/64/128; '
+      + 'atol ~10× that',
+  },
+  /**
+   * The same kernels on an int8 KV cache vs the twin on the twin's own codes. A code may differ by one where x/d sits
+   * within a few ulp of k + ½ (int8Codes), which moves that cache value by d = amax/127 and the output by d·weight.
+   */
+  attentionInt8KvVsTwin: {
+    atol: 1e-4,
+    rtol: 1e-5,
+    reason: 'int8 codes can differ from the twin by one next to a rounding edge (int8Codes: WGSL divides to 2.5 ulp); '
+      + 'each such code shifts the output by d·w ≤ (1/127)·w for a softmax weight w. Measured max |Δ| 1.6e-5 '
+      + '(SwiftShader, length 513, one flipped code), 1.2e-7 where no code flips (lavapipe); atol 6× the worst',
+  },
+  /**
+   * Pre-SINQ folding (packages/quant): t multiplied into a norm weight (or up_proj rows) and divided out of the
+   * consumers' columns. Exact in real arithmetic; in f32 each folded weight gains ≤ 2 roundings (2^-24 each).
+   */
+  presinqFoldLogits: {
+    atol: 2e-5,
+    rtol: 0,
+    reason: 'the same model function with weights re-rounded to f32 after ×t and ÷t (≤ 2 ulp each) through 5 layers: '
+      + 'logit errors of order 2^-22·Σ|w·x| per layer; measured max |Δlogit| 3.3e-6 on stories260K (10 tokens × 512), '
+      + 'bound 6× that and far below any quantization effect (a wrong fold moves logits by > 0.1)',
+  },
+  /** RTN at 8 bits, group 32, asymmetric (packages/quant) vs the F32 model, both on the CPU reference. */
+  rtn8ModelLogits: {
+    atol: 0.3,
+    rtol: 0,
+    maxNmse: 1e-4,
+    reason: 'each weight moves by ≤ s = range/255 of its group of 32 (s/2 rounding + s/2 integer zero point), i.e. ~0.4 % '
+      + 'of the group range; through 5 layers of stories260K this measured max |Δlogit| 0.154, NMSE 1.4e-5 (10 tokens '
+      + '× 512); bounds 2× and 7× that. A wrong zero point or scale gives NMSE > 1e-2',
+  },
+  /**
+   * A group-quantized (qgpu.quant RTN / SINQ) model on the GPU LUT path vs the CPU reference on the dequantized
+   * weights s·(q − z)·t: the same weights; the GPU applies t to the activation (f32) and sums T-MAC table lookups.
+   */
+  logitsGroupQuantGpuVsReference: {
+    atol: 1e-4,
+    rtol: 0,
+    reason: 'identical weights through 5 layers; the GPU rounds x·t to f32 and sums b bit-planes of f32 table entries per '
+      + '32 columns (lutVsTwin), the reference multiplies the f32-rounded s·(q − z)·t in double: measured max |Δlogit| '
+      + '5.7e-6 to 8.6e-6 on lavapipe, 8.6e-6 to 1.03e-5 on SwiftShader (stories260K SINQ 4-bit/64, 3-bit/32, RTN 2-bit/64, '
+      + '12 tokens); bound ~10× that, as '
+      + 'logitsLutVsDequantExact',
+  },
+  /** A position-encoding cos/sin table (llama/rope.ts) vs the same angles from the reference's formulas. */
+  ropeTableVsReference: {
+    atol: 2.5e-7,
+    rtol: 0,
+    reason: 'both sides compute angle, cos and sin in double and store f32, so they differ by at most one f32 rounding of '
+      + 'values ≤ 1.15 (YaRN mscale at factor 4): 2^-24·1.15 ≈ 7e-8 per side; 2.5e-7 allows two roundings plus the '
+      + 'double-precision difference of two formula orders (~1e-13 rad at 700 positions)',
+  },
+  /**
+   * Perplexity of the same model under a different but mathematically equivalent position encoding (3D-RPE with one
+   * chunk covering the context vs RoPE): the q·k are equal in exact arithmetic; only f32 rounding of other cos/sin
+   * values (the extra π/2 − 1 rad of Eq. 4) or another attention kernel's summation order differ.
+   */
+  perplexityEncodingVsRope: {
+    atol: 0,
+    rtol: 2e-4,
+    reason: 'equal scores in exact arithmetic; f32 table entries differ by ≤ 1 ulp and the chunked kernel sums in another '
+      + 'order, so logits move by ~1e-5 (logitsGpuVsReference is 1e-4) and ppl = exp(mean NLL) by ≤ 2·1e-4 relative. '
+      + 'Measured on stories260K at context 64: 1.7e-8 (Eq. 4) and 6.6e-8 (chunked) relative on lavapipe',
+  },
+  /**
+   * CrossQuant W8A8 on the GPU dp4a path vs the CPU reference of the same arithmetic (packages/quant crossQuantHook):
+   * identical int8 weights; activation codes agree except where x·127/Δ lands within f32 rounding of a .5 boundary
+   * (the kernel divides in f32, the reference in double), which moves one code by 1, i.e. one activation by Δ.
+   */
+  logitsCrossQuantGpuVsReference: {
+    atol: 1e-4,
+    rtol: 0,
+    reason: 'int8 GEMV with exact integer sums on both sides; differences come from f32 vs double scale arithmetic and '
+      + 'could come from codes on rounding edges (±1 code = ±Δ on one input); measured max |Δlogit| 4.8e-6 (α 0.5) and '
+      + '6.7e-6 (α 1) on stories260K-q8_0, 32 tokens, lavapipe, with identical kernel counts; bound ~15× that',
   },
 } as const satisfies Record<string, Tolerance>;
 
