@@ -10,7 +10,6 @@ export interface Workspace {
   readonly seqLen: number;
   readonly tokens: GpuTensor;   // [chunk] u32 — input ids; argmax writes the next greedy id into element 0
   readonly pieceIds: GpuTensor; // [chunk] u32 — ids relative to one piece of a split embedding table (row-split.ts)
-  readonly pieceIds: GpuTensor; // [chunk] u32 — ids relative to one piece of a split embedding table (row-split.ts)
   readonly x: GpuTensor;        // [chunk, dim] residual stream
   readonly xb: GpuTensor;       // [chunk, dim] normed input of attention / FFN
   readonly q: GpuTensor;        // [chunk, q_dim]
@@ -110,7 +109,6 @@ export function createWorkspace(
     chunkTokens,
     seqLen,
     tokens: make('tokens', [chunkTokens], 'u32'),
-    pieceIds: make('piece_ids', [chunkTokens], 'u32'),
     pieceIds: make('piece_ids', [chunkTokens], 'u32'),
     x: make('x', [chunkTokens, dim]),
     xb: make('xb', [chunkTokens, dim]),
