@@ -151,27 +151,33 @@ export async function loadLlamaWeights(
     return data;
   };
 
-  const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
-  const tokenEmbedding = await rowSplit(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < config.nLayers; i++) {
-    const n = GGUF_NAMES.layer(i);
-    layers.push({
-      attnNorm: await vector(n.attnNorm, dim),
-      wq: await matrix(n.wq, qDim, dim),
-      wk: await matrix(n.wk, kvDim, dim),
-      wv: await matrix(n.wv, kvDim, dim),
-      wo: await matrix(n.wo, dim, qDim),
-      ffnNorm: await vector(n.ffnNorm, dim),
-      wGate: await matrix(n.wGate, hiddenDim, dim),
-      wUp: await matrix(n.wUp, hiddenDim, dim),
-      wDown: await matrix(n.wDown, dim, hiddenDim),
-    });
+  // A failure part-way (a bad tensor, an abort between tensors) frees what was already uploaded.
+  try {
+    const { dim, hiddenDim, qDim, kvDim, vocabSize } = config;
+    const tokenEmbedding = await rowSplit(GGUF_NAMES.tokenEmbedding, vocabSize, dim, false);
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < config.nLayers; i++) {
+      const n = GGUF_NAMES.layer(i);
+      layers.push({
+        attnNorm: await vector(n.attnNorm, dim),
+        wq: await matrix(n.wq, qDim, dim),
+        wk: await matrix(n.wk, kvDim, dim),
+        wv: await matrix(n.wv, kvDim, dim),
+        wo: await matrix(n.wo, dim, qDim),
+        ffnNorm: await vector(n.ffnNorm, dim),
+        wGate: await matrix(n.wGate, hiddenDim, dim),
+        wUp: await matrix(n.wUp, hiddenDim, dim),
+        wDown: await matrix(n.wDown, dim, hiddenDim),
+      });
+    }
+    const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
+    const output = hasOutput ? await rowSplit(GGUF_NAMES.output, vocabSize, dim, true) : tokenEmbedding;
+    return {
+      tokenEmbedding, layers, outputNorm, output, totalBytes,
+      destroy: () => buffers.forEach((t) => t.buffer.destroy()),
+    };
+  } catch (error) {
+    buffers.forEach((t) => t.buffer.destroy());
+    throw error;
   }
-  const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
-  const output = hasOutput ? await rowSplit(GGUF_NAMES.output, vocabSize, dim, true) : tokenEmbedding;
-  return {
-    tokenEmbedding, layers, outputNorm, output, totalBytes,
-    destroy: () => buffers.forEach((t) => t.buffer.destroy()),
-  };
 }

@@ -90,7 +90,13 @@ export class LlamaModel {
     checkAttentionDims(config);
     if (options.crossQuant && kernelPath !== 'dp4a') throw new Error(`CrossQuant quantizes the activations of the int8 kernels: it needs kernel path 'dp4a', not '${kernelPath}'`);
     const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes, options.crossQuant);
-    const workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache, positions);
+    let workspace: Workspace;
+    try {
+      workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache, positions);
+    } catch (error) {
+      weights.destroy();
+      throw error;
+    }
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');
