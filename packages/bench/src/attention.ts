@@ -13,7 +13,7 @@ import { createDeviceContext, createTensor, PipelineCache, PlanBuilder, uploadTe
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
 import { randomFloats } from '@qgpu/testing';
 // Relative imports: @qgpu/bench does not list @qgpu/runtime as a workspace dependency (see BENCHMARKS.md).
-import { attention, decodeSplitsFor, kvWrite, type AttentionDims, type KvCacheLayer, type KvCacheType } from '../../runtime/src/ops.ts';
+import { attention, decodeSplitsFor, kvWrite, type AttentionDims, type KvCacheLayer, type KvCacheType } from '@qgpu/runtime/ops';
 import { adapterName } from './adapter.ts';
 import { timePlan, type TimingOptions } from './timing.ts';
 

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { bytesSource, readGguf } from '@qgpu/formats';
 import { createDeviceContext } from '@qgpu/gpu';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
-import { LlamaModel } from '../../runtime/src/llama/model.ts';
+import { LlamaModel } from '@qgpu/runtime';
 import { adapterName, modelPath, type ModelKey } from './e2e.ts';
 import { median } from './timing.ts';
 

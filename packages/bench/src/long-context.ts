@@ -9,8 +9,7 @@ import { parseArgs } from 'node:util';
 import { createDeviceContext } from '@qgpu/gpu';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
 import { sharedPath } from '@qgpu/testing';
-import { createEngine } from '../../runtime/src/engine.ts';
-import type { PositionEncoding } from '../../runtime/src/llama/rope.ts';
+import { createEngine, type PositionEncoding } from '@qgpu/runtime';
 
 const { values } = parseArgs({
   options: {

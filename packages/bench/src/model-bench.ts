@@ -5,8 +5,7 @@
 import { readGguf, type ByteSource } from '@qgpu/formats';
 import type { DeviceContext, GpuTensor, Plan } from '@qgpu/gpu';
 // Relative imports: @qgpu/bench does not list @qgpu/runtime as a workspace dependency (see BENCHMARKS.md).
-import { LlamaModel } from '../../runtime/src/llama/model.ts';
-import { weightTensors } from '../../runtime/src/llama/weight.ts';
+import { LlamaModel, weightTensors } from '@qgpu/runtime';
 import { median } from './timing.ts';
 
 export interface ModelBenchOptions {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesSource, readGguf } from '@qgpu/formats';
 import { afterAll, describe, expect, it } from 'vitest';
-import { llamaConfigFromGguf } from '../../runtime/src/llama/config.ts';
-import { spmVocabFromGguf } from '../../tokenizer/src/index.ts';
+import { llamaConfigFromGguf } from '@qgpu/runtime';
+import { spmVocabFromGguf } from '@qgpu/tokenizer';
 import { matrixType, synthModel, synthVocab, SYNTH_SHAPES, type SynthShape } from './synth.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'qgpu-synth-'));

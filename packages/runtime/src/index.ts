@@ -11,11 +11,12 @@ export {
 export { createEngine, LocalEngine, openSource, type EngineOptions } from './engine.ts';
 export { llamaConfigFromGguf, type LlamaConfig } from './llama/config.ts';
 export { LlamaModel, type LlamaModelOptions } from './llama/model.ts';
+export { weightTensors, type Weight } from './llama/weight.ts';
 export { checkKernelPath, checkKvCacheType, type KvCacheType } from './ops.ts';
 export { checkContextOverflow, type ContextOverflow } from './llama/context.ts';
 export { negativeLogLikelihood, perplexityOfTokens, type LogitsModel } from './perplexity.ts';
 export {
-  positionTables, ropeConfigFromGguf, ropeFrequencies, ropeTable, type RopeConfig, type RopeScaling, type RopeStyle,
+  positionTables, ropeConfigFromGguf, ropeFrequencies, ropeTable, type PositionEncoding, type RopeConfig, type RopeScaling, type RopeStyle,
 } from './llama/rope.ts';
 export {
   applyRepetitionPenalty, DEFAULT_REPETITION_LAST_N, drawFromSoftmax, drawIndex, filteredDistribution, isGreedy, kthLargest, Sampler, samplingConfig,

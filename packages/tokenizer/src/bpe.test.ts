@@ -3,8 +3,8 @@
 // against the same oracle fed a tokenizer.json built from that file's tokens and merges.
 import { readFileSync } from 'node:fs';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { bytesSource, mulberry32, readGguf } from '../../formats/src/index.ts';
-import { sharedPath } from '../../testing/src/fixtures.ts';
+import { bytesSource, mulberry32, readGguf } from '@qgpu/formats';
+import { sharedPath } from '@qgpu/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BpeTokenizer, BYTE_TO_CHAR, compilePattern } from './bpe.ts';
 import { bpeVocabFromGguf } from './bpe-gguf.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bytesSource, readGguf } from '../../formats/src/index.ts';
+import { bytesSource, readGguf } from '@qgpu/formats';
 import { SpmTokenizer, spmVocabFromGguf } from './index.ts';
 
 const SHARED = process.env.QGPU_FIXTURES ?? new URL('../../../../shared/', import.meta.url).pathname;

@@ -2,7 +2,7 @@
 // and W8A8 (per-token vs CrossQuant) on a TinyStories-style text, with llama.cpp's perplexity protocol
 // (packages/runtime/src/perplexity.ts). Every model is scored on the CPU reference (exact function of its weights);
 // the files the runtime loads are also scored on the GPU through `pnpm qgpu perplexity`.
-//   node --import tsx packages/quant/src/bench/quant-bench.ts [--gpu] [--context 512] [--chunks 5]
+//   node --import tsx packages/bench/src/quant-bench.ts [--gpu] [--context 512] [--chunks 5]
 // Writes packages/bench/results/quant-stories260K.json and prints a Markdown table.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,14 +10,14 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { bytesSource, readGguf, type GgufFile } from '@qgpu/formats';
 import { loadReferenceModel, ReferenceLlama, type LinearHook, type LlamaConfig, type LlamaWeights } from '@qgpu/reference';
-import { perplexityOfTokens, type LogitsModel } from '../../../runtime/src/perplexity.ts';
-import { SpmTokenizer, spmVocabFromGguf } from '../../../tokenizer/src/index.ts';
-import { collectColumnAbsMax, crossQuantHook, writeCalibration, type ColumnAbsMax, type KernelCount } from '../crossquant.ts';
-import { dequantizedGguf } from '../gguf-layout.ts';
-import { readTypedMetadata } from '../gguf-meta.ts';
-import { quantizeGgufModel, type QuantizeModelOptions } from '../model.ts';
+import { perplexityOfTokens, type LogitsModel } from '@qgpu/runtime';
+import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
+import {
+  collectColumnAbsMax, crossQuantHook, dequantizedGguf, quantizeGgufModel, readTypedMetadata, writeCalibration,
+  type ColumnAbsMax, type KernelCount, type QuantizeModelOptions,
+} from '@qgpu/quant';
 
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 const { values: args } = parseArgs({ options: { gpu: { type: 'boolean', default: false }, context: { type: 'string', default: '512' }, chunks: { type: 'string', default: '5' } } });
 const context = Number(args.context);
 /** Windows scored (llama-perplexity --chunks): 5 × 512 tokens of the 5,460-token text keeps a full run under the CI budget. */
