@@ -5,6 +5,7 @@
 // --json prints one JSON object {"runs":[…],"peers":[…]} on stdout (progress goes to stderr). Raw records go to
 // packages/bench/results/e2e-<adapter>-<date>[-quick].json. Synthetic models are generated on first use into
 // .cache/models/ (synth.ts).
+import { adapterName } from './adapter.ts';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -73,13 +74,6 @@ function configFor(quick: boolean, decodeTokens: number | undefined): Config {
       'llama-3.2-1b-q4_k': large,
     },
   };
-}
-
-export function adapterName(ctx: DeviceContext): string {
-  const info = ctx.adapterInfo;
-  if (info.architecture === 'swiftshader' || /swiftshader/i.test(info.description)) return 'swiftshader';
-  if (/llvmpipe/i.test(info.description) || /llvmpipe/i.test(info.device)) return 'lavapipe';
-  return (info.vendor || 'unknown').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
 }
 
 export interface E2eRun extends ModelBenchResult {

@@ -10,7 +10,8 @@ import { bytesSource, readGguf } from '@qgpu/formats';
 import { createDeviceContext } from '@qgpu/gpu';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
 import { LlamaModel } from '@qgpu/runtime';
-import { adapterName, modelPath, type ModelKey } from './e2e.ts';
+import { adapterName } from './adapter.ts';
+import { modelPath, type ModelKey } from './e2e.ts';
 import { median } from './timing.ts';
 
 async function main(): Promise<void> {

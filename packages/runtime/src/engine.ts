@@ -192,7 +192,7 @@ export class LocalEngine implements Engine {
     const tokenizer = checked.tokenizer;
     const ctx = await this.device();
     this.lost = undefined;
-    checkGpuFit(estimateGpuMemory(checked, options.contextLength ?? checked.config.contextLength), ctx.limits, this.options.gpuMemoryBudgetBytes);
+    checkGpuFit(estimateGpuMemory(checked, options.contextLength ?? checked.config.contextLength, options.kvCache ?? 'f32'), ctx.limits, this.options.gpuMemoryBudgetBytes);
     const model = await withAllocationScopes(ctx.device, () => LlamaModel.load(ctx, file, {
       ...(signal !== undefined ? { signal } : {}),
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),

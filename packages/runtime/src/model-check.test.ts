@@ -109,6 +109,12 @@ describe('GPU memory estimate and limits', () => {
     expect(estimate.totalBytes).toBe(estimate.weightBytes + estimate.kvCacheBytes + estimate.workspaceBytes);
   });
 
+  it('counts an f16 KV cache at 2 bytes and an int8 one at 1 byte plus an f32 scale per position and KV head', () => {
+    // stories260K: 5 layers, kv_dim 32, 4 KV heads; by hand.
+    expect(estimateGpuMemory(checked, 512, 'f16').kvCacheBytes).toBe(5 * 2 * 512 * 32 * 2);
+    expect(estimateGpuMemory(checked, 512, 'int8').kvCacheBytes).toBe(5 * 2 * 512 * (32 + 4 * 4));
+  });
+
   it('refuses a buffer over the binding limit and a total over the budget, naming both numbers', () => {
     const estimate = estimateGpuMemory(checked, 512);
     expect(() => checkGpuFit(estimate, { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 27 })).not.toThrow();

@@ -7,6 +7,7 @@ import { tokenizerFromGguf, type Tokenizer } from '@qgpu/tokenizer';
 import { QgpuError } from './errors.ts';
 import { llamaConfigFromGguf, type LlamaConfig } from './llama/config.ts';
 import { GGUF_NAMES } from './llama/names.ts';
+import type { KvCacheType } from './ops.ts';
 
 export interface CheckedModel {
   readonly config: LlamaConfig;
@@ -100,11 +101,11 @@ export interface GpuMemoryEstimate {
 }
 
 /**
- * Weights at their file size (the SoA repacking keeps quantized sizes; norms become f32), the KV cache at 4 bytes
- * per element (f32, the default), and the activation workspace for a prefill chunk. Vocabulary-sized matrices are
+ * Weights at their file size (the SoA repacking keeps quantized sizes; norms become f32), the KV cache at its
+ * element size (f32 4 bytes, f16 2, int8 1 plus one f32 scale per position and KV head), and the activation workspace for a prefill chunk. Vocabulary-sized matrices are
  * split by rows when over the binding limit (row-split.ts), so they never count as the largest buffer.
  */
-export function estimateGpuMemory(checked: CheckedModel, contextLength: number, chunkTokens = 32): GpuMemoryEstimate {
+export function estimateGpuMemory(checked: CheckedModel, contextLength: number, kvCache: KvCacheType = 'f32', chunkTokens = 32): GpuMemoryEstimate {
   const { config } = checked;
   const f32 = 4;
   let weightBytes = 0;
@@ -115,7 +116,8 @@ export function estimateGpuMemory(checked: CheckedModel, contextLength: number, 
     weightBytes += bytes;
     if (!splittable.includes(tensorName) && bytes > largestBuffer.bytes) largestBuffer = { label: `tensor '${tensorName}'`, bytes };
   }
-  const kvLayerBytes = contextLength * config.kvDim * f32;
+  const kvRowBytes = kvCache === 'f32' ? config.kvDim * 4 : kvCache === 'f16' ? config.kvDim * 2 : config.kvDim + config.nKvHeads * 4;
+  const kvLayerBytes = contextLength * kvRowBytes;
   const kvCacheBytes = 2 * config.nLayers * kvLayerBytes;
   if (kvLayerBytes > largestBuffer.bytes) largestBuffer = { label: `one layer's KV cache (${contextLength} tokens)`, bytes: kvLayerBytes };
   const chunk = Math.min(chunkTokens, contextLength);

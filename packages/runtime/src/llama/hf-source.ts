@@ -6,6 +6,7 @@ import { FormatError, readGguf, REMOTE_FETCH, type ByteSource, type GgufFile } f
 import type { HfModelSource, LoadOptions, ModelFile, ModelSource } from '../engine-api.ts';
 import { openSource } from '../engine.ts';
 import { openHfLlama } from './hf.ts';
+import { chatTemplateFromTokenizerConfig } from '../chat-template.ts';
 
 /** An HF source whose files may also be ByteSources (in-process callers, e.g. the CLI's local files). */
 export type LocalHfModelSource = HfModelSource<ModelFile | ByteSource>;
@@ -103,7 +104,9 @@ export async function openHfModelSource(source: LocalHfModelSource, options: Pic
   const bos = config.bos_token_id;
   if (source.tokenizerConfig !== undefined) {
     const tokenizerConfig = await jsonOf(source.tokenizerConfig, 'tokenizer_config.json', signal);
-    if (typeof tokenizerConfig.chat_template === 'string') metadata.set('tokenizer.chat_template', tokenizerConfig.chat_template);
+    // chat_template may be a string or a list of named templates; the shared reader picks 'default' or the first.
+    const { template } = chatTemplateFromTokenizerConfig(tokenizerConfig);
+    if (template !== null) metadata.set('tokenizer.chat_template', template);
     const eosId = eosIdFromTokenizerConfig(tokenizerConfig, metadata);
     if (typeof eos !== 'number' && eosId !== undefined) metadata.set('tokenizer.ggml.eos_token_id', eosId);
     if (typeof tokenizerConfig.add_bos_token === 'boolean') metadata.set('tokenizer.ggml.add_bos_token', tokenizerConfig.add_bos_token);
