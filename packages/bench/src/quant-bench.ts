@@ -105,8 +105,9 @@ for (const group of [64, 32] as const) {
   for (const bits of [4, 3, 2] as const) {
     // The GPU scores the group-64 files (the LUT path agrees with the CPU reference to 1e-5 in logits, sinq-model.gpu.test.ts).
     await converted(`RTN ${bits}-bit g${group}`, `rtn${bits}-g${group}`, { method: 'rtn', bits, group }, undefined, group === 64 && bits === 4);
+    // SINQ: one t per linear (the paper, the default); the shared-t variant (one t per input) for comparison.
     await converted(`SINQ ${bits}-bit g${group}`, `sinq${bits}-g${group}`, { method: 'sinq', bits, group }, undefined, group === 64 && bits === 4);
-    if (group === 64) await converted(`SINQ ${bits}-bit g${group}, t per linear (CPU only)`, `sinq${bits}-g${group}-perlinear`, { method: 'sinq', bits, group, perLinearScale: true }, undefined, false);
+    if (group === 64) await converted(`SINQ ${bits}-bit g${group}, t shared per input`, `sinq${bits}-g${group}-shared`, { method: 'sinq', bits, group, sharedColumnScale: true }, undefined, bits === 4);
   }
 }
 

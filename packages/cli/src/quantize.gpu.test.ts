@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesSource, readGguf } from '@qgpu/formats';
-import { readCalibration } from '@qgpu/quant';
+import { readCalibration, readGroupQuantized } from '@qgpu/quant';
 import { sharedPath, testGpu } from '@qgpu/testing';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli-harness.ts';
@@ -30,6 +30,13 @@ describe.skipIf(!gpu.ctx || lavapipeOnly)(`qgpu quantize / calibrate on ${gpu.ad
       expect(file.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.typeName).toBe('Q4_0');
     } else {
       expect(file.metadata.get('qgpu.quant.bits')).toBe(Number(bits));
+    }
+    if (method === 'sinq') {
+      // One t per linear (the paper's setting, the default): q and k, which read the same input, have different t.
+      const { quant, colScale: tq } = await readGroupQuantized(file, 'blk.0.attn_q.weight', 64, 64);
+      const { colScale: tk } = await readGroupQuantized(file, 'blk.0.attn_k.weight', 32, 64);
+      expect(quant.bits).toBe(3);
+      expect(Array.from(tk!)).not.toEqual(Array.from(tq!));
     }
     const r = runCli(['run', '--model', `${out}.gguf`, '--prompt', 'Once upon a time', '--max-tokens', '16', '--json', '--adapter', gpu.adapter]);
     expect(r.status, r.stderr).toBe(0);

@@ -8,7 +8,7 @@ import { readTypedMetadata } from './gguf-meta.ts';
 import { lutFromGroups } from './lut.ts';
 import { quantizeGgufModel } from './model.ts';
 import { findBlock, lowerMedian } from './presinq.ts';
-import { quantizeSinqShared } from './sinq.ts';
+import { quantizeSinq, quantizeSinqShared } from './sinq.ts';
 
 const F32_MODEL = 'models/stories260K/stories260K-f32.gguf';
 const open = (bytes: Uint8Array, name = 'converted.gguf') => readGguf(bytesSource(bytes, name));
@@ -57,7 +57,7 @@ describe('pre-SINQ folding and GGUF conversion (stories260K)', () => {
 });
 
 describe('RTN / SINQ group-quantized GGUF (qgpu layout)', () => {
-  it('every linear whose width is whole groups is stored as codes/scales/zeros(/t); ffn_down (172) and norms stay F32', async () => {
+  it('every linear whose width is whole groups is stored as codes/scales/zeros/t (its own t); ffn_down (172) and norms stay F32', async () => {
     const file = await source();
     const out = await open(await quantizeGgufModel(file, { method: 'sinq', bits: 3, group: 64 }));
     const names = out.tensors.map((t) => t.name);
@@ -68,19 +68,26 @@ describe('RTN / SINQ group-quantized GGUF (qgpu layout)', () => {
     expect(out.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')?.typeName).toBe('F32');
     expect(out.tensors.find((t) => t.name === 'token_embd.weight')?.typeName).toBe('F32');
     expect(names).not.toContain('blk.0.attn_q.weight');
-    // Read back: identical to quantizing gate|up (one shared input) directly.
+    // Read back: identical to quantizing ffn_up alone (one t per linear, the paper's setting, the default).
     const f32Of = async (name: string) => new Float32Array((await readTensorBytes(file, file.tensors.find((t) => t.name === name)!)).slice().buffer);
     const [gateW, upW] = [await f32Of('blk.2.ffn_gate.weight'), await f32Of('blk.2.ffn_up.weight')];
-    const direct = quantizeSinqShared([{ values: gateW, rows: 172 }, { values: upW, rows: 172 }], 64, { bits: 3, group: 64 })[1]!;
+    const direct = quantizeSinq(upW, 172, 64, { bits: 3, group: 64 });
     const back = await readGroupQuantized(out, 'blk.2.ffn_up.weight', 172, 64);
     expect(Array.from(back.quant.codes)).toEqual(Array.from(direct.quant.codes));
     expect(Array.from(back.quant.scales)).toEqual(Array.from(direct.quant.scales));
     expect(Array.from(back.colScale!)).toEqual(Array.from(direct.colScale));
-    // q, k and v share one t (one scaling of their input at run time); o has its own.
-    const t = async (base: string) => Array.from((await readGroupQuantized(out, `${base}.weight`, base.endsWith('q') || base.endsWith('output') ? 64 : 32, 64)).colScale!);
-    expect(await t('blk.1.attn_k')).toEqual(await t('blk.1.attn_q'));
-    expect(await t('blk.1.attn_v')).toEqual(await t('blk.1.attn_q'));
-    expect(await t('blk.1.attn_output')).not.toEqual(await t('blk.1.attn_q'));
+    // Each of q, k, v has its own t; with sharedColumnScale the readers of one input share one (o keeps its own), and
+    // gate|up are exactly what quantizeSinqShared gives the pair.
+    const t = (f: typeof out) => async (base: string) => Array.from((await readGroupQuantized(f, `${base}.weight`, base.endsWith('q') || base.endsWith('output') ? 64 : 32, 64)).colScale!);
+    expect(await t(out)('blk.1.attn_k')).not.toEqual(await t(out)('blk.1.attn_q'));
+    const shared = await open(await quantizeGgufModel(file, { method: 'sinq', bits: 3, group: 64, sharedColumnScale: true }));
+    expect(await t(shared)('blk.1.attn_k')).toEqual(await t(shared)('blk.1.attn_q'));
+    expect(await t(shared)('blk.1.attn_v')).toEqual(await t(shared)('blk.1.attn_q'));
+    expect(await t(shared)('blk.1.attn_output')).not.toEqual(await t(shared)('blk.1.attn_q'));
+    const pair = quantizeSinqShared([{ values: gateW, rows: 172 }, { values: upW, rows: 172 }], 64, { bits: 3, group: 64 })[1]!;
+    const sharedUp = await readGroupQuantized(shared, 'blk.2.ffn_up.weight', 172, 64);
+    expect(Array.from(sharedUp.quant.codes)).toEqual(Array.from(pair.quant.codes));
+    expect(Array.from(sharedUp.colScale!)).toEqual(Array.from(pair.colScale));
     expect(groupTensorInfos(out, 'blk.2.ffn_up.weight').codes!.ne).toEqual([24, 172]); // 64 codes × 3 bits = 24 bytes per row
   });
 

@@ -52,6 +52,15 @@ export function inputGroups(nLayers: number, hasOutput: boolean): string[][] {
   return hasOutput ? [...groups, ['output.weight']] : groups;
 }
 
+/**
+ * The linears that get one SINQ t together: each linear alone (the paper's setting, the default; the runtime gives
+ * each its own scaled copy of the input) or, with `shared`, the linears that read one input (inputGroups).
+ */
+export function columnScaleGroups(nLayers: number, hasOutput: boolean, shared = false): string[][] {
+  const groups = inputGroups(nLayers, hasOutput);
+  return shared ? groups : groups.flat().map((n) => [n]);
+}
+
 function matrixOf(t: ModelTensor): FoldMatrix {
   if (t.ne.length !== 2) throw new FormatError(`${t.name}: expected a matrix, got shape [${t.ne}]`);
   return { values: t.values, rows: t.ne[1]!, cols: t.ne[0]! };
@@ -91,8 +100,8 @@ export interface QuantizeModelOptions {
   readonly symmetric?: boolean;
   /** sinq only: the kurtosis gate (default off). */
   readonly kurtosisGate?: boolean;
-  /** sinq only: one t per linear (the paper) instead of one per shared input (default false; the runtime needs shared). */
-  readonly perLinearScale?: boolean;
+  /** sinq only: one t per shared input (q|k|v, gate|up) instead of one per linear, the paper's setting (default false). */
+  readonly sharedColumnScale?: boolean;
   /** presinq only: GGUF type of the linears and token embedding (default Q4_0); 'F32' writes the folded model unquantized. */
   readonly target?: PreSinqTarget;
   readonly presinq?: PreSinqOptions;
@@ -154,11 +163,10 @@ export async function quantizeGgufModel(file: GgufFile, options: QuantizeModelOp
   if (bits === undefined) throw new RangeError(`--bits is required for method ${options.method}`);
   const group = options.group ?? 64;
   const symmetric = options.method === 'rtn' && options.symmetric === true;
-  // SINQ shares t among the linears that read one input (t is applied to that input once at run time); with
-  // `perLinearScale` every linear gets its own t, the paper's setting, which the runtime cannot run (q/k/v would need
-  // three scaled copies of their input) but the CPU reference can score.
+  // SINQ gives every linear its own t (the paper); `sharedColumnScale` makes the readers of one input share one
+  // (docs/quantization.md compares both). Every linear stores its t either way, so the runtime runs both files.
   const quantized = new Map<string, GgufWriteTensor[]>();
-  const sharing = options.perLinearScale ? [...linears].map((n) => [n]) : inputGroups(nLayers, tensors.has('output.weight'));
+  const sharing = columnScaleGroups(nLayers, tensors.has('output.weight'), options.sharedColumnScale === true);
   for (const names of sharing) {
     const ms = names.map((n) => matrixOf(tensors.get(n) ?? missing(n)));
     if (!groupFits(ms[0]!.cols, group)) continue;

@@ -1,6 +1,6 @@
 // One function per op: check shapes, choose the kernel variant, record a dispatch. Geometry never depends on the
 // token position, so a plan stays valid for every step.
-import { type GpuTensor, type PlanBuilder } from '@qgpu/gpu';
+import { elementCount, type GpuTensor, type PlanBuilder } from '@qgpu/gpu';
 import * as kernels from '@qgpu/shaders';
 import type { KernelPath } from './engine-api.ts';
 import type { Weight } from './llama/weight.ts';
@@ -68,19 +68,39 @@ export function rmsNorm(p: PlanBuilder, x: GpuTensor, weight: GpuTensor, out: Gp
   p.dispatch(kernels.rms_norm, { params: { dim, eps }, bindings: { x, weight, out }, workgroups: [nTokens] });
 }
 
+/** Whether `w` carries SINQ's per-input-column scale t (methods.md §2.5), i.e. reads x ⊙ t instead of x. */
+export function hasColumnScale(w: Weight): boolean {
+  return w.format === 'lut' && w.inputScale !== undefined;
+}
+
 /**
- * x ⊙= t in place when the linears in `readers` carry SINQ's per-input-column scale t (methods.md §2.5), before their
- * tables or int8 codes are built from x. Readers of one input share one t (the loader shares the tensor); a mix of
- * scaled and unscaled readers would need two copies of x and is rejected.
+ * out = x ⊙ t [nTokens, cols] in `scratch` when the linears in `readers` carry SINQ's per-input-column scale t
+ * (methods.md §2.5: one linear, or the row pieces of one split linear, which share its t tensor); returns x itself when
+ * they carry none. Out of place: every SINQ linear has its own t, and the other readers of x still need x.
  */
-export function inputColumnScale(p: PlanBuilder, x: GpuTensor, readers: readonly Weight[], nTokens: number): void {
+export function inputColumnScale(p: PlanBuilder, x: GpuTensor, readers: readonly Weight[], scratch: GpuTensor | undefined, nTokens: number): GpuTensor {
   const scales = new Set(readers.map((w) => (w.format === 'lut' ? w.inputScale : undefined)));
-  if (scales.size > 1) throw new Error(`linears sharing one input carry different column scales (${readers.length} readers)`);
+  if (scales.size > 1) throw new Error(`linears given one scaled input carry different column scales (${readers.length} readers)`);
   const [scale] = scales;
-  if (!scale) return;
+  if (!scale) return x;
+  if (!scratch) throw new Error('a SINQ weight needs the scaled-input buffer of the workspace (lut kernel path)');
   const cols = scale.shape[0]!;
   const n = nTokens * cols;
-  p.dispatch(kernels.scale_columns, { params: { cols, n }, bindings: { scale, x }, workgroups: [Math.ceil(n / kernels.scale_columns.overrides.WG_SIZE)], label: 'scale_columns' });
+  if (n > elementCount(scratch.shape)) throw new Error(`scaled input [${nTokens}, ${cols}] does not fit the workspace buffer [${scratch.shape}]`);
+  const out: GpuTensor = { ...scratch, shape: [nTokens, cols] };
+  p.dispatch(kernels.scale_columns, { params: { cols, n }, bindings: { scale, x, out }, workgroups: [Math.ceil(n / kernels.scale_columns.overrides.WG_SIZE)], label: 'scale_columns' });
+  return out;
+}
+
+/**
+ * The readers of one input whose int8 codes / T-MAC tables are prepared once, before them all: those without a SINQ t
+ * (a SINQ linear prepares its own scaled copy just before it). A mix is rejected: the scaled copies' tables would
+ * overwrite the shared ones before the unscaled readers run.
+ */
+export function sharedInputReaders(readers: readonly Weight[]): Weight[] {
+  const unscaled = readers.filter((w) => !hasColumnScale(w));
+  if (unscaled.length !== 0 && unscaled.length !== readers.length) throw new Error(`linears sharing one input mix SINQ column scales and none (${readers.length} readers)`);
+  return unscaled;
 }
 
 /** Whether the plan's device has the `subgroups` feature, which the *_sg GEMV variants need. */

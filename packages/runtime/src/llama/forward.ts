@@ -1,10 +1,11 @@
 // The model, written down once, in order (llama2.c's forward): one plan per token count (1 for decode, the chunk
 // size for prefill), recorded at load and replayed for every step. On the dp4a and lut kernel paths each linear
 // input is prepared once (int8 codes or T-MAC tables), just before the linears that read it (q/k/v share xb,
-// gate/up share xb); on the dequant path prep() records nothing, so the same lines describe every path.
+// gate/up share xb) — except for SINQ linears, each of which reads and prepares its own copy x ⊙ t (mat()); on the
+// dequant path prep() records nothing, so the same lines describe every path.
 import type { GpuTensor, PipelineCache, Plan } from '@qgpu/gpu';
 import { PlanBuilder } from '@qgpu/gpu';
-import { addInPlace, argmax, attention, attention3dRpeChunked, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, rope, rowsOf, siluMul, type KernelPath } from '../ops.ts';
+import { addInPlace, argmax, attention, attention3dRpeChunked, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, rope, rowsOf, sharedInputReaders, siluMul, type KernelPath } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 import type { LlamaWeights } from './load.ts';
 import { embedSplit, linearSplit } from './row-split.ts';
@@ -24,12 +25,15 @@ export function buildForwardPlan(
   const p = new PlanBuilder(cache, ws.stepBuffer, label);
   // Each linear input is prepared once for the linears that read it: int8 codes (dp4a) or T-MAC tables (lut); on the
   // dequant path both return undefined and record nothing.
-  // SINQ weights first scale the input in place by their shared per-column t (x ⊙= t; nothing for other formats).
-  const prepRows = (rows: number, x: GpuTensor, ...readers: Weight[]) => {
-    inputColumnScale(p, x, readers, rows);
-    return [int8Input(p, path, x, readers, ws.int8, rows), lutInput(p, path, x, readers, ws.lut, rows)] as const;
+  const prepRows = (rows: number, x: GpuTensor, ...readers: Weight[]) =>
+    [int8Input(p, path, x, readers, ws.int8, rows), lutInput(p, path, x, readers, ws.lut, rows)] as const;
+  const prep = (x: GpuTensor, ...readers: Weight[]) => prepRows(n, x, ...sharedInputReaders(readers));
+  // out = W·x. A SINQ linear carries its own per-input-column scale t (methods.md §2.5): it reads xt = x ⊙ t, written
+  // to ws.scaledInput and prepared just before it; any other linear reads x with the inputs `xIn` prep() made once.
+  const mat = (w: Weight, x: GpuTensor, out: GpuTensor, label: string, xIn: ReturnType<typeof prep>) => {
+    const xt = inputColumnScale(p, x, [w], ws.scaledInput, n);         // xt = x ⊙ t_w (SINQ), else x
+    linear(p, w, xt, out, n, label, ...(xt === x ? xIn : prepRows(n, xt, w)));
   };
-  const prep = (x: GpuTensor, ...readers: Weight[]) => prepRows(n, x, ...readers);
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, ropeDim, vocabSize, normEps } = cfg;
   const dims = { nHeads, nKvHeads, headDim };
   const [pe, style] = [ws.position, cfg.rope.style];
@@ -40,9 +44,9 @@ export function buildForwardPlan(
   w.layers.forEach((layer, l) => {
     rmsNorm(p, x, layer.attnNorm, xb, n, normEps);                     // xb = rmsnorm(x)           [n, dim]
     const xbIn = prep(xb, layer.wq, layer.wk, layer.wv);                 // xbIn = int8 / tables of xb
-    linear(p, layer.wq, xb, q, n, `blk.${l}.q`, ...xbIn);                  // q = Wq·xb                 [n, q_dim]
-    linear(p, layer.wk, xb, k, n, `blk.${l}.k`, ...xbIn);                  // k = Wk·xb                 [n, kv_dim]
-    linear(p, layer.wv, xb, v, n, `blk.${l}.v`, ...xbIn);                  // v = Wv·xb                 [n, kv_dim]
+    mat(layer.wq, xb, q, `blk.${l}.q`, xbIn);                            // q = Wq·xb                 [n, q_dim]
+    mat(layer.wk, xb, k, `blk.${l}.k`, xbIn);                            // k = Wk·xb                 [n, kv_dim]
+    mat(layer.wv, xb, v, `blk.${l}.v`, xbIn);                            // v = Wv·xb                 [n, kv_dim]
     const cache = ws.kvCache[l]!;                                      // this layer's cache        [seq, kv_dim]
     if (pe.kind === 'rotate') {                                        // RoPE, linear PI, YaRN, 3D-RPE Eq. 4
       rope(p, style, q, pe.table, nHeads, headDim, ropeDim, n);        // q = rotate(q, table[pos])
@@ -57,28 +61,30 @@ export function buildForwardPlan(
       });
     }
     const attIn = prep(attOut, layer.wo);                                // attIn = int8 / tables of att
-    linear(p, layer.wo, attOut, proj, n, `blk.${l}.o`, ...attIn);          // proj = Wo·att             [n, dim]
+    mat(layer.wo, attOut, proj, `blk.${l}.o`, attIn);                    // proj = Wo·att             [n, dim]
     addInPlace(p, x, proj, n * dim);                                   // x += proj
     rmsNorm(p, x, layer.ffnNorm, xb, n, normEps);                      // xb = rmsnorm(x)           [n, dim]
     const ffnIn = prep(xb, layer.wGate, layer.wUp);                      // ffnIn = int8 / tables of xb
-    linear(p, layer.wGate, xb, gate, n, `blk.${l}.gate`, ...ffnIn);        // gate = Wg·xb              [n, hidden]
-    linear(p, layer.wUp, xb, up, n, `blk.${l}.up`, ...ffnIn);              // up = Wu·xb                [n, hidden]
+    mat(layer.wGate, xb, gate, `blk.${l}.gate`, ffnIn);                  // gate = Wg·xb              [n, hidden]
+    mat(layer.wUp, xb, up, `blk.${l}.up`, ffnIn);                        // up = Wu·xb                [n, hidden]
     siluMul(p, gate, up, n * hiddenDim);                               // gate = silu(gate)·up      [n, hidden]
     const gateIn = prep(gate, layer.wDown);                              // gateIn = int8 / tables of gate
-    linear(p, layer.wDown, gate, proj, n, `blk.${l}.down`, ...gateIn);     // proj = Wd·gate            [n, dim]
+    mat(layer.wDown, gate, proj, `blk.${l}.down`, gateIn);               // proj = Wd·gate            [n, dim]
     addInPlace(p, x, proj, n * dim);                                   // x += proj
   });
   const outputs = w.output.pieces.map((piece) => piece.weight);
   if (logitsRows === 'last' && n > 1) {
     const [xbLast, logitsLast] = [rowsOf(ws.xb, 1), rowsOf(ws.logits, 1)];
     rmsNormLast(p, x, w.outputNorm, xbLast, normEps);                  // xb[0] = rmsnorm(x[n_tokens−1]) [1, dim]
-    const outIn = prepRows(1, xbLast, ...outputs);                      // outIn = int8 / tables of xb[0]
-    linearSplit(p, w.output, xbLast, logitsLast, 1, 'output', ...outIn);   // logits[0] = Wout·xb[0]   [1, vocab]
+    const xo = inputColumnScale(p, xbLast, outputs, ws.scaledInput, 1); // xo = xb[0] ⊙ t_out (SINQ), else xb[0]
+    const outIn = prepRows(1, xo, ...outputs);                          // outIn = int8 / tables of xo
+    linearSplit(p, w.output, xo, logitsLast, 1, 'output', ...outIn);       // logits[0] = Wout·xo      [1, vocab]
     argmax(p, logitsLast, rowsOf(ws.tokens, 1), vocabSize, 'first');    // tokens[0] = argmax(logits[0])
   } else {
     rmsNorm(p, x, w.outputNorm, xb, n, normEps);                       // xb = rmsnorm(x)           [n, dim]
-    const outIn = prep(xb, ...outputs);                                 // outIn = int8 / tables of xb
-    linearSplit(p, w.output, xb, logits, n, 'output', ...outIn);           // logits = Wout·xb          [n, vocab]
+    const xo = inputColumnScale(p, xb, outputs, ws.scaledInput, n);     // xo = xb ⊙ t_out (SINQ), else xb
+    const outIn = prepRows(n, xo, ...outputs);                          // outIn = int8 / tables of xo
+    linearSplit(p, w.output, xo, logits, n, 'output', ...outIn);           // logits = Wout·xo          [n, vocab]
     argmax(p, logits, rowsOf(ws.tokens, 1), vocabSize);                 // tokens[0] = argmax(logits[n_tokens−1])
   }
   return p.build();

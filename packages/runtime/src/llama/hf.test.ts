@@ -5,7 +5,7 @@ import {
   bf16ArrayToF32, bytesSource, f32ArrayToBf16, FormatError, QUANT_KEYS, QUANT_SUFFIXES, quantize, readGguf, readTensorBytes, tensorToF32,
   type GgufFile, type SupportedTensorType,
 } from '@qgpu/formats';
-import { dequantizeGroups, quantizeRtn, quantizeSinqShared, readGroupQuantized } from '@qgpu/quant';
+import { dequantizeGroups, quantizeRtn, quantizeSinq, readGroupQuantized } from '@qgpu/quant';
 import { loadReferenceModel, ReferenceLlama } from '@qgpu/reference';
 import { mulberry32, readSharedBytes } from '@qgpu/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -188,7 +188,7 @@ describe('stories260K through a Hugging Face checkpoint', () => {
     expect(Buffer.from(await readTensorBytes(virtual, t)).equals(Buffer.from(quantize('Q4_0', values)))).toBe(true);
   });
 
-  it('SINQ on load writes qgpu group codes: q|k|v share one t, exactly what quantizeSinqShared gives the permuted F32 weights', async () => {
+  it('SINQ on load writes qgpu group codes: q, k, v each get their own t, exactly what quantizeSinq gives each permuted F32 weight', async () => {
     const virtual = await openHfLlama(await hfFiles(), { quantize: { method: 'sinq', bits: 4, group: 64 } });
     expect(virtual.metadata.get(QUANT_KEYS.bits)).toBe(4);
     expect(virtual.tensors.some((t) => t.name === 'blk.0.attn_q.weight')).toBe(false);
@@ -197,13 +197,14 @@ describe('stories260K through a Hugging Face checkpoint', () => {
       return { values: tensorToF32('F32', await readTensorBytes(gguf, o), o.elementCount), rows: o.ne[1]!, cols: o.ne[0]! };
     };
     const qkv = await Promise.all(['attn_q', 'attn_k', 'attn_v'].map((n) => f32(`blk.2.${n}.weight`)));
-    const expected = quantizeSinqShared(qkv, 64, { bits: 4, group: 64 });
+    const expected = qkv.map((m) => quantizeSinq(m.values, m.rows, 64, { bits: 4, group: 64 }));
+    expect(Array.from(expected[1]!.colScale)).not.toEqual(Array.from(expected[0]!.colScale)); // per-linear t really differ
     for (const [i, n] of ['attn_q', 'attn_k', 'attn_v'].entries()) {
       const { quant, colScale } = await readGroupQuantized(virtual, `blk.2.${n}.weight`, qkv[i]!.rows, 64);
       expect(Array.from(quant.codes)).toEqual(Array.from(expected[i]!.quant.codes));
       expect(Array.from(quant.scales)).toEqual(Array.from(expected[i]!.quant.scales));
       expect(Array.from(quant.zeros)).toEqual(Array.from(expected[i]!.quant.zeros));
-      expect(Array.from(colScale!)).toEqual(Array.from(expected[0]!.colScale!));
+      expect(Array.from(colScale!)).toEqual(Array.from(expected[i]!.colScale));
       // And the codes approximate the original weights: relative RMS error of s·(q − z)·t at 4 bits.
       const back = dequantizeGroups(quant, colScale);
       let num = 0, den = 0;

@@ -10,7 +10,7 @@ import {
 } from '@qgpu/formats';
 import type { QuantizeOnLoad } from '../engine-api.ts';
 import {
-  baseOf, foldPreSinq, groupFits, groupTensors, inputGroups, llamaCppTensorType, preSinqGroups, QUANT_BITS, QUANT_GROUPS, quantizeRtn,
+  baseOf, columnScaleGroups, foldPreSinq, groupFits, groupTensors, llamaCppTensorType, preSinqGroups, QUANT_BITS, QUANT_GROUPS, quantizeRtn,
   quantizeSinqShared, quantMetadata, type ModelTensor, type PreSinqTarget, type QuantBits, type QuantGroup,
 } from '@qgpu/quant';
 
@@ -333,10 +333,10 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
       foldPreSinq(preSinqGroups(renamed, layer ? 1 : 0));
     }
     if (plan?.kind === 'groups') {
-      // Linears reading one input share SINQ's t (applied to that input once at run time), as `qgpu quantize` does.
-      // This unit's input-sharing groups: layer 0's from @qgpu/quant, renamed to this layer; the output alone.
+      // Every linear gets its own SINQ t, as `qgpu quantize` does by default (columnScaleGroups: layer 0's linears
+      // from @qgpu/quant, renamed to this layer; the output alone).
       const layer = /^blk\.\d+\.$/.test(unit);
-      const unitGroups = layer ? inputGroups(1, false).map((g) => g.map((n) => n.replace('blk.0.', unit))) : [['output.weight']];
+      const unitGroups = layer ? columnScaleGroups(1, false).map((g) => g.map((n) => n.replace('blk.0.', unit))) : [['output.weight']];
       for (const names of unitGroups) {
         const coded = names.filter((n) => tensors.has(n) && members.some((e) => e.part?.matrix === n));
         if (coded.length === 0) continue;

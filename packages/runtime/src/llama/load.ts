@@ -80,7 +80,6 @@ export async function loadLlamaWeights(
   const totalBytes = names.reduce((sum, n) => sum + fileBytes(n), 0);
   let loadedBytes = 0;
   const buffers: GpuTensor[] = [];
-  const sharedScales = new Map<string, GpuTensor>();
   // CrossQuant (dp4a path, docs/quantization.md): an integer-dot weight with calibration statistics is re-encoded in
   // its own type as W·diag(c^(1−α)); the column absmax and kernel counter are shared by the linears of one input.
   const crossInputs = new Map<string, CrossQuantInput>();
@@ -103,7 +102,7 @@ export async function loadLlamaWeights(
     const { quant, colScale } = await readGroupQuantized(file, name, rows, cols);
     loadedBytes += fileBytes(name);
     onProgress?.(loadedBytes, totalBytes);
-    const weight = uploadGroupWeight(device, name, quant, colScale, sharedScales);
+    const weight = uploadGroupWeight(device, name, quant, colScale);
     buffers.push(...weightTensors(weight));
     return weight;
   };

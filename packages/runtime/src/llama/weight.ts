@@ -18,7 +18,7 @@ export type Weight = { readonly rows: number; readonly cols: number } & (
   | { readonly format: 'q6_k'; readonly parts: Parts<'ql' | 'qh' | 'scales' | 'd'> }
   | {
     readonly format: 'lut'; readonly bits: LutBits; readonly group: LutGroup; readonly parts: Parts<'planes' | 'scales' | 'zeros'>;
-    /** SINQ's per-input-column scale t [cols] (f32), applied to the input once (ops.inputColumnScale); absent for RTN. */
+    /** SINQ's per-input-column scale t [cols] (f32) of this linear, applied to a copy of its input (ops.inputColumnScale); absent for RTN. */
     readonly inputScale?: GpuTensor;
   }
 );
@@ -95,10 +95,10 @@ export function uploadLutWeight(device: GPUDevice, name: string, typeName: 'F32'
 
 /**
  * A group-quantized matrix (RTN / SINQ codes from a qgpu.quant file, @qgpu/quant) on the LUT kernels: converted
- * exactly (lutFromGroups), with SINQ's column scale uploaded once per distinct t — `sharedScales` maps a t already
- * uploaded for another linear of the same input to its tensor, so readers of one input share one tensor.
+ * exactly (lutFromGroups), with SINQ's column scale t uploaded as its own tensor: every linear has its own t (the
+ * paper's setting; forward.ts gives each a scaled copy of its input).
  */
-export function uploadGroupWeight(device: GPUDevice, name: string, quant: GroupQuantized, colScale: Float32Array | undefined, sharedScales: Map<string, GpuTensor>): Weight {
+export function uploadGroupWeight(device: GPUDevice, name: string, quant: GroupQuantized, colScale: Float32Array | undefined): Weight {
   const w = lutFromGroups(quant);
   const parts = {
     planes: uploadTensor(device, `${name}.planes`, [w.planes.length], 'u32', w.planes),
@@ -106,8 +106,6 @@ export function uploadGroupWeight(device: GPUDevice, name: string, quant: GroupQ
     zeros: uploadTensor(device, `${name}.zeros`, [w.zeros.length], 'f32', w.zeros),
   };
   if (!colScale) return { format: 'lut', rows: w.rows, cols: w.cols, bits: w.bits, group: w.group, parts };
-  const key = Array.from(colScale).join(',');
-  const inputScale = sharedScales.get(key) ?? uploadTensor(device, `${name}.col_scale`, [colScale.length], 'f32', Float32Array.from(colScale));
-  sharedScales.set(key, inputScale);
+  const inputScale = uploadTensor(device, `${name}.col_scale`, [colScale.length], 'f32', Float32Array.from(colScale));
   return { format: 'lut', rows: w.rows, cols: w.cols, bits: w.bits, group: w.group, parts, inputScale };
 }

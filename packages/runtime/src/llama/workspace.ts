@@ -25,6 +25,8 @@ export interface Workspace {
   readonly int8: Int8Activations | undefined;
   /** lut path only: the T-MAC tables of whichever linear input is current, sized for the widest input. */
   readonly lut: LutActivations | undefined;
+  /** lut path only: a SINQ linear's scaled copy x ⊙ t of its input (ops.inputColumnScale), [chunk, widest input]. */
+  readonly scaledInput: GpuTensor | undefined;
   readonly position: PositionBuffers; // the position encoding's cos/sin tables (llama/rope.ts)
   readonly kvCacheType: KvCacheType;
   readonly kvCache: readonly KvCacheLayer[]; // per layer, preallocated for seq_len positions (ops.ts KvCacheLayer)
@@ -88,6 +90,8 @@ export function createWorkspace(
       sums: make('lut.sums', [chunkTokens, int8Blocks]),
     }
     : undefined;
+  // SINQ weights only run on the lut path (load.ts), so only that path needs room for a scaled input.
+  const scaledInput = kernelPath === 'lut' ? make('scaled_input', [chunkTokens, Math.max(dim, qDim, hiddenDim)]) : undefined;
   const kvLayer = (l: number): KvCacheLayer => {
     switch (kvCacheType) {
       case 'f32':
@@ -123,6 +127,7 @@ export function createWorkspace(
     logits: make('logits', [chunkTokens, vocabSize]),
     int8,
     lut,
+    scaledInput,
     position,
     kvCacheType,
     kvCache: Array.from({ length: config.nLayers }, (_, l) => kvLayer(l)),
