@@ -107,7 +107,7 @@ for (const group of [64, 32] as const) {
     await converted(`RTN ${bits}-bit g${group}`, `rtn${bits}-g${group}`, { method: 'rtn', bits, group }, undefined, group === 64 && bits === 4);
     // SINQ: one t per linear (the paper, the default); the shared-t variant (one t per input) for comparison.
     await converted(`SINQ ${bits}-bit g${group}`, `sinq${bits}-g${group}`, { method: 'sinq', bits, group }, undefined, group === 64 && bits === 4);
-    if (group === 64) await converted(`SINQ ${bits}-bit g${group}, t shared per input`, `sinq${bits}-g${group}-shared`, { method: 'sinq', bits, group, sharedColumnScale: true }, undefined, bits === 4);
+    if (group === 64) await converted(`SINQ ${bits}-bit g${group}, t shared per input`, `sinq${bits}-g${group}-shared`, { method: 'sinq', bits, group, sharedInputScale: true }, undefined, bits === 4);
   }
 }
 

@@ -76,11 +76,11 @@ describe('RTN / SINQ group-quantized GGUF (qgpu layout)', () => {
     expect(Array.from(back.quant.codes)).toEqual(Array.from(direct.quant.codes));
     expect(Array.from(back.quant.scales)).toEqual(Array.from(direct.quant.scales));
     expect(Array.from(back.colScale!)).toEqual(Array.from(direct.colScale));
-    // Each of q, k, v has its own t; with sharedColumnScale the readers of one input share one (o keeps its own), and
+    // Each of q, k, v has its own t; with sharedInputScale the readers of one input share one (o keeps its own), and
     // gate|up are exactly what quantizeSinqShared gives the pair.
     const t = (f: typeof out) => async (base: string) => Array.from((await readGroupQuantized(f, `${base}.weight`, base.endsWith('q') || base.endsWith('output') ? 64 : 32, 64)).colScale!);
     expect(await t(out)('blk.1.attn_k')).not.toEqual(await t(out)('blk.1.attn_q'));
-    const shared = await open(await quantizeGgufModel(file, { method: 'sinq', bits: 3, group: 64, sharedColumnScale: true }));
+    const shared = await open(await quantizeGgufModel(file, { method: 'sinq', bits: 3, group: 64, sharedInputScale: true }));
     expect(await t(shared)('blk.1.attn_k')).toEqual(await t(shared)('blk.1.attn_q'));
     expect(await t(shared)('blk.1.attn_v')).toEqual(await t(shared)('blk.1.attn_q'));
     expect(await t(shared)('blk.1.attn_output')).not.toEqual(await t(shared)('blk.1.attn_q'));

@@ -101,7 +101,7 @@ export interface QuantizeModelOptions {
   /** sinq only: the kurtosis gate (default off). */
   readonly kurtosisGate?: boolean;
   /** sinq only: one t per shared input (q|k|v, gate|up) instead of one per linear, the paper's setting (default false). */
-  readonly sharedColumnScale?: boolean;
+  readonly sharedInputScale?: boolean;
   /** presinq only: GGUF type of the linears and token embedding (default Q4_0); 'F32' writes the folded model unquantized. */
   readonly target?: PreSinqTarget;
   readonly presinq?: PreSinqOptions;
@@ -163,10 +163,10 @@ export async function quantizeGgufModel(file: GgufFile, options: QuantizeModelOp
   if (bits === undefined) throw new RangeError(`--bits is required for method ${options.method}`);
   const group = options.group ?? 64;
   const symmetric = options.method === 'rtn' && options.symmetric === true;
-  // SINQ gives every linear its own t (the paper); `sharedColumnScale` makes the readers of one input share one
+  // SINQ gives every linear its own t (the paper); `sharedInputScale` makes the readers of one input share one
   // (docs/quantization.md compares both). Every linear stores its t either way, so the runtime runs both files.
   const quantized = new Map<string, GgufWriteTensor[]>();
-  const sharing = columnScaleGroups(nLayers, tensors.has('output.weight'), options.sharedColumnScale === true);
+  const sharing = columnScaleGroups(nLayers, tensors.has('output.weight'), options.sharedInputScale === true);
   for (const names of sharing) {
     const ms = names.map((n) => matrixOf(tensors.get(n) ?? missing(n)));
     if (!groupFits(ms[0]!.cols, group)) continue;

@@ -343,7 +343,7 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
         const ms = coded.map((n) => { const t = tensors.get(n)!; return { values: t.values, rows: t.ne[1]!, cols: t.ne[0]! }; });
         const cols = ms[0]!.cols;
         const results = plan.method === 'sinq'
-          ? quantizeSinqShared(ms, cols, { bits: plan.bits, group: plan.group })
+          ? quantizeSinqShared(ms, cols, { bits: plan.bits, group: plan.group }) // ms is one linear: its own t
           : ms.map((m) => ({ quant: quantizeRtn(m.values, m.rows, cols, { bits: plan.bits, group: plan.group }), colScale: undefined }));
         coded.forEach((n, i) => {
           for (const part of groupTensors(n, results[i]!.quant, false, results[i]!.colScale)) encoded.set(part.name, part.data);

@@ -37,7 +37,7 @@ describe.skipIf(!gpu.ctx)(`SINQ / RTN group-quantized models on ${gpu.adapter}${
 
   const CASES: [string, QuantizeModelOptions][] = [
     ['sinq 4-bit group 64 (t per linear)', { method: 'sinq', bits: 4, group: 64 }],
-    ['sinq 4-bit group 64 (t shared per input)', { method: 'sinq', bits: 4, group: 64, sharedColumnScale: true }],
+    ['sinq 4-bit group 64 (t shared per input)', { method: 'sinq', bits: 4, group: 64, sharedInputScale: true }],
     ['sinq 3-bit group 32', { method: 'sinq', bits: 3, group: 32 }],
     ['rtn 2-bit group 64', { method: 'rtn', bits: 2, group: 64 }],
   ];
@@ -60,7 +60,7 @@ describe.skipIf(!gpu.ctx)(`SINQ / RTN group-quantized models on ${gpu.adapter}${
       const [sq, sk] = [wq, model.weights.layers[0]!.wk].map(scaleOf) as [GpuTensor, GpuTensor];
       expect(sk).not.toBe(sq);
       const [tq, tk] = await Promise.all([sq, sk].map(async (t) => Array.from(new Float32Array(await readTensor(ctx.device, t)))));
-      if (options.sharedColumnScale) expect(tk).toEqual(tq);
+      if (options.sharedInputScale) expect(tk).toEqual(tq);
       else expect(tk).not.toEqual(tq);
     }
     const tokens = [1, 403, 407, 261, 378, 300, 45, 9, 77, 12, 99, 400];
