@@ -68,7 +68,7 @@ const rows: Row[] = [];
 // Rows are appended to a JSON-lines log as they finish, and a rerun takes finished rows from it (a full run takes
 // tens of minutes on a loaded 2-core machine); delete the log to start over.
 const LOG = `${OUT_DIR}/rows-${context}-${chunks}.jsonl`;
-const done = new Map<string, Row>(existsSync(LOG) ? readFileSync(LOG, 'utf8').trim().split('\n').filter(Boolean).map((l) => { const r = JSON.parse(l) as Row; return [r.label, r]; }) : []);
+const done = new Map<string, Row>(existsSync(LOG) ? readFileSync(LOG, 'utf8').trim().split('\n').filter(Boolean).map((l) => { const r = JSON.parse(l) as Row; return [r.label, { ...r, cpu: r.cpu ?? NaN }]; /* JSON writes NaN (no CPU score) as null */ }) : []);
 const record = (row: Row) => {
   rows.push(row);
   if (!done.has(row.label)) appendFileSync(LOG, JSON.stringify(row) + '\n');
