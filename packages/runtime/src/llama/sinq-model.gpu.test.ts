@@ -65,12 +65,14 @@ describe.skipIf(!gpu.ctx)(`SINQ / RTN group-quantized models on ${gpu.adapter}${
     }
     const tokens = [1, 403, 407, 261, 378, 300, 45, 9, 77, 12, 99, 400];
     const { logits } = await model.forward(tokens, 0, 'all');
+    const { logits: [lastRow] } = await model.forward(tokens, 0, 'last'); // the last-row prefill plan scales xb[0] alone
     const next = await model.decodeGreedy(tokens.length);
     model.destroy();
     const { config, weights } = await loadReferenceModel(await readGguf(bytesSource(await dequantizedGguf(file, await readTypedMetadata(file)), 'deq.gguf')));
     const expected = new ReferenceLlama(config, weights).forward(tokens, 0);
     const stats = expectClose(Float32Array.from(logits.flatMap((row) => Array.from(row))), expected, TOLERANCES.logitsGroupQuantGpuVsReference, 'gpu vs reference');
     console.info(`${gpu.adapter} ${_label}: max |Δlogit| vs CPU reference ${stats.maxAbsError.toExponential(2)}`);
+    expectClose(lastRow!, expected.subarray((tokens.length - 1) * config.vocabSize), TOLERANCES.logitsGroupQuantGpuVsReference, 'last-row plan vs reference');
     expect(next).toBeGreaterThanOrEqual(0);
     expect(next).toBeLessThan(config.vocabSize);
   });
