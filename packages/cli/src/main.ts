@@ -16,7 +16,7 @@ const USAGE = `usage:
   qgpu score --model FILE --text-file FILE [--json] [--adapter A] [--kernel-path K]
   qgpu perplexity --model FILE --file TEXT [--context N] [--chunks N] [--json] [--adapter A] [--kernel-path K]
            [--position-encoding rope|linear|3d-rpe] [--linear-factor F] [--chunk-size C] [--rope-mode eq4|chunked]
-  qgpu quantize --model FILE --method rtn|sinq|presinq --bits N [--group 32|64|128] [--format gguf] [--type Q4_0|Q8_0|Q4_K|F32] [--symmetric] [--kurtosis-gate] -o OUT
+  qgpu quantize --model FILE --method rtn|sinq|presinq --bits N [--group 32|64|128] [--format gguf|safetensors] [--type Q4_0|Q8_0|Q4_K|F32] [--symmetric] [--kurtosis-gate] -o OUT
   qgpu calibrate --model FILE --file TEXT -o OUT   (CrossQuant column absmax of every linear input; docs/quantization.md)
 adapters (Dawn's Vulkan driver): lavapipe | swiftshader | auto (default; env QGPU_ADAPTER)
 kernel paths: dequant (default) | dp4a (int8 activations, integer dot products for Q8_0/Q4_0/Q4_K weights) | lut (T-MAC 4-bit tables)

@@ -47,7 +47,8 @@ describe.skipIf(!gpu.ctx || lavapipeOnly)(`qgpu quantize / calibrate on ${gpu.ad
     for (const [args, message] of [
       [['--method', 'gptq', '--bits', '4'], /--method must be one of rtn, sinq, presinq/],
       [['--method', 'sinq', '--bits', '9'], /--bits must be one of 2, 3, 4, 5, 6, 7, 8/],
-      [['--method', 'sinq', '--bits', '4', '--format', 'safetensors'], /--format safetensors is not available for GGUF input models/],
+      [['--method', 'presinq', '--bits', '4', '--format', 'safetensors'], /--format safetensors is for rtn \/ sinq group codes/],
+      [['--method', 'sinq', '--bits', '4', '--format', 'onnx'], /--format must be gguf or safetensors/],
       [['--method', 'sinq', '--bits', '4', '--group', '128'], /no linear layer has a width that is a multiple of the group size 128/],
     ] as const) {
       const r = runCli(['quantize', '--model', F32, ...args, '-o', join(dir, 'bad')]);

@@ -1,7 +1,12 @@
 // `qgpu quantize` and `qgpu calibrate`: offline model conversion with @qgpu/quant (docs/quantization.md).
-import { writeFile } from 'node:fs/promises';
-import { readGguf } from '@qgpu/formats';
-import { calibrateModel, quantizeGgufModel, readCalibration, writeCalibration, QUANT_BITS, QUANT_GROUPS, type PreSinqTarget, type QuantBits, type QuantGroup, type QuantMethod } from '@qgpu/quant';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bytesSource, readGguf, writeGguf, type GgufFile } from '@qgpu/formats';
+import {
+  calibrateModel, quantizeGgufModel, readCalibration, readTypedMetadata, writeCalibration, QUANT_BITS, QUANT_GROUPS,
+  type PreSinqTarget, type QuantBits, type QuantGroup, type QuantMethod,
+} from '@qgpu/quant';
+import { hfCheckpointFromGguf } from '@qgpu/runtime';
 import { SpmTokenizer, spmVocabFromGguf } from '@qgpu/tokenizer';
 import { nodeFileSource } from './node-file.ts';
 
@@ -42,12 +47,11 @@ export async function runQuantize(args: QuantizeArgs): Promise<string> {
   if (!METHODS.includes(method)) throw new QuantizeUsageError(`--method must be one of ${METHODS.join(', ')}, got '${args.method ?? ''}'`);
   if (!args.output) throw new QuantizeUsageError('-o/--output is required');
   const format = args.format ?? 'gguf';
-  if (format === 'safetensors') {
-    // The SPM tokenizer and llama.* hyperparameters of a GGUF model live in its metadata, which safetensors (plus
-    // config.json / tokenizer.json) cannot carry one-to-one; the qgpu.quant tensors are the same in both containers.
-    throw new QuantizeUsageError('--format safetensors is not available for GGUF input models (their tokenizer lives in the GGUF metadata); use --format gguf, which stores the same qgpu.quant tensors');
+  if (format === 'safetensors' && method === 'presinq') {
+    // Pre-SINQ's output is standard GGUF blocks (Q4_0 / Q8_0 / Q4_K) for llama.cpp too; safetensors has no such types.
+    throw new QuantizeUsageError('--format safetensors is for rtn / sinq group codes; pre-SINQ writes standard GGUF block types (Q4_0, Q8_0, Q4_K): use --format gguf');
   }
-  if (format !== 'gguf') throw new QuantizeUsageError(`--format must be gguf or safetensors, got '${format}'`);
+  if (format !== 'gguf' && format !== 'safetensors') throw new QuantizeUsageError(`--format must be gguf or safetensors, got '${format}'`);
   const bits = int(args.bits, 'bits', method === 'presinq' ? [4, 8] : QUANT_BITS) as QuantBits | undefined;
   const group = int(args.group, 'group', QUANT_GROUPS) as QuantGroup | undefined;
   let target: PreSinqTarget | undefined;
@@ -67,9 +71,27 @@ export async function runQuantize(args: QuantizeArgs): Promise<string> {
     symmetric: args.symmetric,
     kurtosisGate: args.kurtosisGate,
   });
+  if (format === 'safetensors') return writeHfDirectory(file, await readGguf(bytesSource(bytes, 'quantized.gguf')), args.output);
   const path = outputPath(args.output, '.gguf');
   await writeFile(path, bytes);
   return path;
+}
+
+/**
+ * `--format safetensors`: an HF model directory `dir` (created; no extension added) holding model.safetensors (HF
+ * names, coded linears as `.qweight/.scales/.zeros/.col_scale` with the qgpu.quant.* keys, docs/formats.md),
+ * config.json, and the input's tokenizer as tokenizer.gguf: a vocab-only GGUF with just its tokenizer.* metadata, which
+ * the HF loader accepts in place of tokenizer.json (the SPM vocabulary of a GGUF model has no tokenizer.json form).
+ */
+async function writeHfDirectory(input: GgufFile, quantized: GgufFile, dir: string): Promise<string> {
+  const { config, safetensors } = await hfCheckpointFromGguf(quantized);
+  const tokenizer = Object.fromEntries(Object.entries(await readTypedMetadata(input)).filter(([key]) => key.startsWith('tokenizer.')));
+  if (Object.keys(tokenizer).length === 0) throw new QuantizeUsageError(`${input.source.name}: the model has no tokenizer.* metadata to carry into ${dir}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'model.safetensors'), safetensors);
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  await writeFile(join(dir, 'tokenizer.gguf'), writeGguf(tokenizer, []));
+  return dir;
 }
 
 /** Column absmax of every linear input over the text (one window of the model's context at a time). */

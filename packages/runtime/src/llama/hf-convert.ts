@@ -2,9 +2,10 @@
 // HF names, q/k rows back to rotate_half order, GGUF dims reversed to PyTorch shapes. Used to build test models
 // from the GGUF fixtures (a converted model must generate exactly what the GGUF does) and by `qgpu` tooling.
 import {
-  f32ArrayToBf16, f32ToF16, mulberry32, readTensorBytes, tensorToF32, writeSafetensors,
+  f32ArrayToBf16, f32ToF16, mulberry32, QUANT_KEYS, QUANT_SUFFIXES, readTensorBytes, tensorToF32, writeSafetensors,
   type GgufFile, type SafetensorsDtype, type SafetensorsTensorInput, type SupportedTensorType,
 } from '@qgpu/formats';
+import { baseOf, groupTensorInfos, hasGroupQuantization } from '@qgpu/quant';
 import { llamaConfigFromGguf } from './config.ts';
 import { permuteGgufToHf } from './hf.ts';
 import { GGUF_NAMES } from './names.ts';
@@ -21,7 +22,12 @@ export interface HfCheckpoint {
   readonly safetensors: Uint8Array;
 }
 
-/** Converts a Llama GGUF (any loadable tensor type; quantized tensors are dequantized) to an HF checkpoint. */
+/**
+ * Converts a Llama GGUF (any loadable tensor type; quantized tensors are dequantized) to an HF checkpoint. Matrices
+ * stored as qgpu group codes (gguf-layout.ts) stay coded: `<hf base>.qweight/.scales/.zeros/.col_scale` with the
+ * `qgpu.quant.*` keys in `__metadata__` (the safetensors convention of docs/formats.md), q/k rows of every part
+ * permuted to HF order like the plain matrices (rows are independent in group quantization, so this is exact).
+ */
 export async function hfCheckpointFromGguf(file: GgufFile, dtype: Extract<SafetensorsDtype, 'F32' | 'F16' | 'BF16'> = 'F32'): Promise<HfCheckpoint> {
   const c = llamaConfigFromGguf(file);
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
@@ -31,15 +37,29 @@ export async function hfCheckpointFromGguf(file: GgufFile, dtype: Extract<Safete
     for (const role of Object.keys(HF_LAYER_NAMES) as (keyof typeof HF_LAYER_NAMES)[]) pairs.push([g[role], `model.layers.${i}.${HF_LAYER_NAMES[role]}`]);
   }
   pairs.push([GGUF_NAMES.outputNorm, 'model.norm.weight']);
-  const tied = !byName.has(GGUF_NAMES.output);
+  const coded = hasGroupQuantization(file);
+  // A group-coded output matrix has no `output.weight` but its `output.qweight`: it is not tied to the embedding.
+  const tied = !byName.has(GGUF_NAMES.output) && !(coded && groupTensorInfos(file, GGUF_NAMES.output).codes);
   if (!tied) pairs.push([GGUF_NAMES.output, 'lm_head.weight']);
 
   const tensors: SafetensorsTensorInput[] = [];
   for (const [gguf, hf] of pairs) {
     const info = byName.get(gguf);
+    const heads = gguf.endsWith('.attn_q.weight') ? c.nHeads : gguf.endsWith('.attn_k.weight') ? c.nKvHeads : undefined;
+    const parts = !info && coded ? groupTensorInfos(file, gguf) : {};
+    if (!info && parts.codes) {
+      for (const [suffix, part] of [[QUANT_SUFFIXES.codes, parts.codes], [QUANT_SUFFIXES.scales, parts.scales], [QUANT_SUFFIXES.zeros, parts.zeros], [QUANT_SUFFIXES.colScale, parts.colScale]] as const) {
+        if (!part) continue;
+        let data = await readTensorBytes(file, part);
+        // col_scale is per input column: the row permutation does not touch it.
+        const rowBytes = part.ne.length === 2 ? part.byteLength / part.ne[1]! : undefined;
+        if (heads !== undefined && rowBytes !== undefined) data = permuteGgufToHf(data, heads, rowBytes);
+        tensors.push({ name: baseOf(hf) + suffix, dtype: part.typeName === 'I8' ? 'U8' : 'F32', shape: [...part.ne].reverse(), data });
+      }
+      continue;
+    }
     if (!info) throw new Error(`${file.source.name}: missing tensor '${gguf}'`);
     let values = Float32Array.from(tensorToF32(info.typeName as SupportedTensorType, await readTensorBytes(file, info), info.elementCount));
-    const heads = gguf.endsWith('.attn_q.weight') ? c.nHeads : gguf.endsWith('.attn_k.weight') ? c.nKvHeads : undefined;
     if (heads !== undefined) values = new Float32Array(permuteGgufToHf(new Uint8Array(values.buffer), heads, info.ne[0]! * 4).buffer);
     const data = dtype === 'F32' ? values : dtype === 'BF16' ? f32ArrayToBf16(values) : Uint16Array.from(values, f32ToF16);
     tensors.push({ name: hf, dtype, shape: [...info.ne].reverse(), data });
@@ -62,7 +82,9 @@ export async function hfCheckpointFromGguf(file: GgufFile, dtype: Extract<Safete
     torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype],
     _name_or_path: c.name,
   };
-  return { config, safetensors: writeSafetensors(tensors, { format: 'pt' }) };
+  const quant: Record<string, string> = {};
+  if (coded) for (const key of Object.values(QUANT_KEYS)) if (file.metadata.has(key)) quant[key] = String(file.metadata.get(key));
+  return { config, safetensors: writeSafetensors(tensors, { format: 'pt', ...quant }) };
 }
 
 /** Shape of a random test model (HF config names). */

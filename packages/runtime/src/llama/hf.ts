@@ -4,8 +4,8 @@
 // order to GGUF's interleaved RoPE order, and with `quantize`, quantized on the CPU before upload. The loader,
 // kernels and forward pass are then exactly those of GGUF models. See docs/formats.md.
 import {
-  f32ToF16, FormatError, packedRowBytes, printable, quantize as quantizeBlocks, QUANT_BLOCK, QUANT_SUFFIXES, readSafetensors,
-  readSafetensorsBytes, safetensorsToF32, type FormatErrorCode,
+  f32ToF16, findQuantizedLinear, FormatError, packedRowBytes, printable, quantize as quantizeBlocks, QUANT_BLOCK, QUANT_SUFFIXES, readQuantHeader,
+  readSafetensors, readSafetensorsBytes, safetensorsToF32, type FormatErrorCode, type QuantHeader,
   type ByteSource, type GgufFile, type GgufTensorInfo, type GgufValue, type SafetensorsFile, type SafetensorsTensorInfo,
 } from '@qgpu/formats';
 import type { QuantizeOnLoad } from '../engine-api.ts';
@@ -182,6 +182,8 @@ interface Entry {
   readonly unit: string;
   /** Group-code part of matrix `matrix` (qgpu.quant layout); the matrix itself is then not in the file. */
   readonly part?: { readonly matrix: string; readonly suffix: string };
+  /** The part is stored coded in the safetensors file itself (qgpu quantized safetensors): served as read. */
+  readonly stored?: boolean;
 }
 
 export interface HfLlamaFiles {
@@ -247,9 +249,34 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
   const shards = Array.isArray(files.safetensors) ? files.safetensors as readonly ByteSource[] : [files.safetensors as ByteSource];
   if (shards.length === 0) throw new FormatError(`${name}: no safetensors file given`, 'missing');
   const found = new Map<string, { file: SafetensorsFile; hf: SafetensorsTensorInfo }>();
+  // A qgpu-quantized checkpoint (docs/formats.md) stores linears as `<base>.qweight/.scales/.zeros/.col_scale`: each
+  // part becomes the virtual GGUF's `<gguf base><suffix>` (the layout of gguf-layout.ts), so load.ts reads it as it
+  // reads a quantized GGUF.
+  let quantHeader: QuantHeader | undefined;
+  const storedParts = new Map<string, { file: SafetensorsFile; hf: SafetensorsTensorInfo; matrix: string; suffix: string }>();
+  const suffixes = Object.values(QUANT_SUFFIXES) as string[];
   for (const source of shards) {
     const file = await readSafetensors(source);
+    const header = readQuantHeader(file);
+    if (header) {
+      if (quantHeader && JSON.stringify(quantHeader) !== JSON.stringify(header)) throw new FormatError(`${source.name}: qgpu.quant.* metadata differs between shards`, 'bad_metadata');
+      quantHeader = header;
+    }
     for (const hf of file.tensors) {
+      const suffix = header ? suffixes.find((x) => hf.name.endsWith(x)) : undefined;
+      if (suffix !== undefined) {
+        const hfBase = hf.name.slice(0, -suffix.length);
+        const matrix = ggufNameOfHf(hfBase + '.weight', source.name);
+        if (matrix === undefined || !(matrix === 'output.weight' || LINEAR_NAME.test(matrix))) {
+          throw new FormatError(`${source.name}: quantized tensor ${printable(hf.name)} is not a linear layer`, 'bad_tensor');
+        }
+        // Checks every part of the linear against the others and the header (shapes, dtypes, zeros when asymmetric).
+        findQuantizedLinear(file, header!, hfBase);
+        const gguf = baseOf(matrix) + suffix;
+        if (storedParts.has(gguf) || found.has(matrix)) throw new FormatError(`${source.name}: tensor '${hf.name}' appears twice`, 'duplicate');
+        storedParts.set(gguf, { file, hf, matrix, suffix });
+        continue;
+      }
       const gguf = ggufNameOfHf(hf.name, source.name);
       if (gguf === undefined) continue;
       if (found.has(gguf)) throw new FormatError(`${source.name}: tensor '${hf.name}' appears in more than one shard`, 'duplicate');
@@ -262,9 +289,11 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     }
   }
 
+  if (quantHeader && plan) throw new FormatError(`${name}: the checkpoint is already quantized (qgpu.quant.method ${quantHeader.method}); load it without quantize`, 'unsupported');
+  const matrices = found.size + new Set([...storedParts.values()].map((p) => p.matrix)).size;
   // Nothing may be sized by num_hidden_layers before the tensors back it (found by fuzzing: 2^31 layers hung here).
-  if (9 * nLayers > found.size) {
-    throw new FormatError(`${name}/config.json: num_hidden_layers ${nLayers} needs ${9 * nLayers} layer tensors but the checkpoint has ${found.size} tensors`, 'missing');
+  if (9 * nLayers > matrices) {
+    throw new FormatError(`${name}/config.json: num_hidden_layers ${nLayers} needs ${9 * nLayers} layer tensors but the checkpoint has ${matrices} tensors`, 'missing');
   }
   // From the tensors present, not from num_hidden_layers: a hostile config must not size any allocation.
   const linears = new Set([...found.keys()].filter((n) => n === 'output.weight' || LINEAR_NAME.test(n)));
@@ -297,6 +326,13 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     const type: StoredType = plan?.kind === 'blocks' ? llamaCppTensorType(ggufName, ne, plan.target) : hf.dtype === 'F16' ? 'F16' : 'F32';
     place(ggufName, ne, type, rest);
   }
+  for (const [gguf, { file, hf, matrix, suffix }] of storedParts) {
+    const layer = /^blk\.(\d+)\./.exec(matrix);
+    if (layer && Number(layer[1]) >= nLayers) throw new FormatError(`${file.source.name}: tensor '${hf.name}' is beyond num_hidden_layers ${nLayers}`, 'bad_tensor');
+    const heads = suffix === QUANT_SUFFIXES.colScale ? undefined : /\.attn_q\.weight$/.test(matrix) ? nHeads : /\.attn_k\.weight$/.test(matrix) ? nKvHeads : undefined;
+    const type: StoredType = suffix === QUANT_SUFFIXES.codes ? 'I8' : 'F32';
+    place(gguf, [...hf.shape].reverse(), type, { file, hf, unit: 'stored', stored: true, part: { matrix, suffix }, ...(heads !== undefined ? { heads } : {}) });
+  }
   const byOffset = new Map(entries.map((e) => [e.info.byteOffset, e]));
 
   /** F32 values of one entry in GGUF row order. */
@@ -309,6 +345,10 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
   };
   /** Unquantized read: the file's bytes (F16 kept as is) with the q/k permutation. */
   const plainBytes = async (e: Entry): Promise<Uint8Array> => {
+    if (e.stored && e.info.typeName === 'I8') {
+      const raw = await readSafetensorsBytes(e.file, e.hf);
+      return e.heads === undefined ? raw : permuteHfToGguf(raw, e.heads, e.hf.shape[1]!);
+    }
     if (e.info.typeName === 'F16') {
       const raw = await readSafetensorsBytes(e.file, e.hf);
       return e.heads === undefined ? raw : permuteHfToGguf(raw, e.heads, (e.hf.shape[1] ?? 1) * 2);
@@ -372,8 +412,9 @@ export async function openHfLlama(files: HfLlamaFiles, options: HfLlamaOptions =
     },
   };
   if (plan?.kind === 'blocks') metadata.set('general.file_type', plan.target === 'Q4_0' ? 2 : 7);
-  if (plan?.kind === 'groups') {
-    for (const [key, { value }] of Object.entries(quantMetadata(plan.method, plan.bits, plan.group, false))) metadata.set(key, value as GgufValue);
+  const groupHeader = plan?.kind === 'groups' ? { ...plan, symmetric: false } : quantHeader;
+  if (groupHeader) {
+    for (const [key, { value }] of Object.entries(quantMetadata(groupHeader.method, groupHeader.bits, groupHeader.group, groupHeader.symmetric))) metadata.set(key, value as GgufValue);
   }
   if (plan) metadata.set('qgpu.quantized_on_load', options.quantize!.method);
   return { version: 3, metadata, tensors: entries.map((e) => e.info), alignment: 32, dataOffset: 0, source };
