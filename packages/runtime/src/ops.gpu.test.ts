@@ -78,11 +78,11 @@ describe.skipIf(!gpu.ctx)(`kernels on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped:
       }
     });
 
-    it.each([[3, 8, 6, 3, 5], [1, 64, 64, 2, 0], [5, 12, 12, 4, 30]])('rope_llama heads=%i head_dim=%i rope_dim=%i tokens=%i pos=%i', async (heads, headDim, ropeDim, n, pos) => {
+    it.each([[3, 8, 6, 3, 5], [1, 64, 64, 2, 0], [5, 12, 12, 4, 30]])('rope (adjacent pairs) heads=%i head_dim=%i rope_dim=%i tokens=%i pos=%i', async (heads, headDim, ropeDim, n, pos) => {
       const maxPos = pos + n + 2;
       const x = roundAct(randomFloats(heads + pos, n * heads * headDim, 1), act);
       const xt = uploadAct('x', [n, heads * headDim], x, act);
-      await runKernel(ctx, act, kernels.rope_llama, {
+      await runKernel(ctx, act, kernels.rope, {
         params: { n_heads: heads, head_dim: headDim, rope_dim: ropeDim, max_pos: maxPos },
         bindings: { cos_sin: upload(ctx, 'cs', [maxPos, ropeDim / 2, 2], 'f32', ropeTable({ style: 'norm', dim: ropeDim, freqBase: 10000, scaling: { type: 'none' } }, maxPos)), x: xt },
         workgroups: [Math.ceil((heads * ropeDim) / 2 / 64), n],

@@ -1,4 +1,4 @@
-// The position-encoding kernels against independent CPU twins (@qgpu/reference rope.ts): rope_llama / rope_neox fed
+// The position-encoding kernels against independent CPU twins (@qgpu/reference rope.ts): the rope kernel (both pair layouts) fed
 // every encoding's table (RoPE, linear PI, YaRN, 3D-RPE Eq. 4) with partial rotary dims; Eq. 4 scores of GPU-rotated
 // vectors against Eq. 5 in complex arithmetic; attention_3drpe_chunked against the released code's attention.
 import { f16ArrayToF32, f32ToF16 } from '@qgpu/formats';
@@ -25,12 +25,12 @@ const readAct = async (t: GpuTensor, count: number): Promise<Float32Array> => {
   return t.dtype === 'f16' ? f16ArrayToF32(new Uint16Array(bytes, 0, count)) : new Float32Array(bytes, 0, count);
 };
 const tolFor = (act: Prelude, kind: 'f32Elementwise' | 'f32Kernel') => (act === 'f16' ? TOLERANCES.f16Activations : TOLERANCES[kind]);
-const kernelFor = (style: RopeStyle) => (style === 'norm' ? kernels.rope_llama : kernels.rope_neox);
 
 /** Runs the rope kernel of `rope.style` on x [n, heads·headDim] at positions pos… with `table`; returns x rotated. */
 async function rotateOnGpu(act: Prelude, rope: RopeConfig, table: Float32Array, maxPos: number, x: Float32Array, heads: number, headDim: number, n: number, pos: number) {
   const xt = uploadAct('x', [n, heads * headDim], x, act);
-  await runKernel(ctx, act, kernelFor(rope.style), {
+  await runKernel(ctx, act, kernels.rope, {
+    overrides: { NEOX: rope.style === 'neox' ? 1 : 0 },
     params: { n_heads: heads, head_dim: headDim, rope_dim: rope.dim, max_pos: maxPos },
     bindings: { cos_sin: upload(ctx, 'cs', [maxPos, rope.dim / 2, 2], 'f32', table), x: xt },
     workgroups: [Math.ceil((heads * rope.dim) / 2 / 64), n],

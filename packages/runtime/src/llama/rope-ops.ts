@@ -6,7 +6,7 @@ import type { RopeStyle } from './rope.ts';
 
 /**
  * Rotates each head of x in place by its row of `table` ([max_pos, rope_dim/2] cos/sin, llama/rope.ts) at the token's
- * position: 'norm' pairs (x[2i], x[2i+1]) with rope_llama, 'neox' pairs (x[i], x[i + rope_dim/2]) with rope_neox.
+ * position with the rope kernel: 'norm' pairs (x[2i], x[2i+1]) (NEOX = 0), 'neox' pairs (x[i], x[i + rope_dim/2]) (NEOX = 1).
  */
 export function rope(
   p: PlanBuilder, style: RopeStyle, x: GpuTensor, table: GpuTensor, nHeads: number, headDim: number, ropeDim: number, nTokens: number,
@@ -14,8 +14,9 @@ export function rope(
   if (ropeDim % 2 !== 0 || ropeDim > headDim || table.shape[1] !== ropeDim / 2) {
     throw new Error(`rope: rope_dim ${ropeDim} must be even, ≤ head_dim ${headDim} and match the table's ${table.shape[1]} pairs`);
   }
-  const kernel = style === 'norm' ? kernels.rope_llama : kernels.rope_neox;
+  const kernel = kernels.rope;
   p.dispatch(kernel, {
+    overrides: { NEOX: style === 'neox' ? 1 : 0 },
     params: { n_heads: nHeads, head_dim: headDim, rope_dim: ropeDim, max_pos: table.shape[0]! },
     bindings: { cos_sin: table, x },
     workgroups: [Math.ceil((nHeads * (ropeDim / 2)) / kernel.overrides.WG_SIZE), nTokens],

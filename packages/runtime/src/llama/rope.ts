@@ -1,6 +1,6 @@
 // Position encodings (docs/position-encoding.md). Every encoding is a cos/sin table in one layout — [rows, rope_dim/2]
-// of (cos, sin), row = absolute token position — computed once in double on the CPU and uploaded, so one rope kernel
-// per pair style (rope_llama: adjacent pairs; rope_neox: pairs (i, i + d/2)) serves all of them and the KV cache holds
+// of (cos, sin), row = absolute token position — computed once in double on the CPU and uploaded, so the one rope kernel
+// (override NEOX: adjacent pairs, or pairs (i, i + d/2)) serves all of them and the KV cache holds
 // keys already encoded (nothing is ever re-rotated). The released 3D-RPE code's chunked mode adds three query tables
 // in the same layout, read by its own attention kernel (attention_3drpe_chunked).
 import { FormatError, metaNumber, metaString, printable, type GgufFile } from '@qgpu/formats';
