@@ -156,14 +156,66 @@ export function lutInput(
   return scratch;
 }
 
+/** What a linear does with y = W·x[t] (docs/performance.md "Fusions"; shaders/lib/body/epilogue.wgsl). */
+export type LinearEpilogue =
+  /** out[t, r] = y[r] (the default). */
+  | { readonly kind: 'store' }
+  /** out[t, r] += y[r]: the residual add, out being the residual stream x. */
+  | { readonly kind: 'add' }
+  /** W's rows are interleaved gate/up pairs (gate_0, up_0, gate_1, up_1, …): out[t, i] = silu(y[2i]) · y[2i+1], out is [n, rows/2]. */
+  | { readonly kind: 'glu' }
+  /**
+   * W = [Wq; Wk; Wv] stacked by rows (rows = a + b + c); out is one region holding the blocks [n, a], [n, b], [n, c]:
+   * row r < a → out[t·a + r]; a ≤ r < a+b → out[n·a + t·b + (r−a)]; else → out[n·(a+b) + t·c + (r−a−b)].
+   */
+  | { readonly kind: 'split'; readonly segmentRows: readonly [number, number, number] };
+
+const STORE: LinearEpilogue = { kind: 'store' };
+
+/** The override constants of shaders/lib/body/epilogue.wgsl, common to every linear kernel. */
+type EpilogueOverrides = { readonly EPILOGUE: number; readonly SPLIT_A: number; readonly SPLIT_B: number };
+
+/**
+ * The epilogue's override constants and output slots (weight rows, or gate/up row pairs for glu), after checking that
+ * W and out fit it.
+ */
+function epilogueSpec(w: Weight, out: GpuTensor, nTokens: number, epilogue: LinearEpilogue, label: string): { overrides: EpilogueOverrides; slots: number } {
+  const outElements = elementCount(out.shape);
+  const fits = (cols: number) => {
+    if (outElements < nTokens * cols) throw new Error(`${label}: out [${out.shape}] is smaller than [${nTokens}, ${cols}] (${epilogue.kind} epilogue)`);
+  };
+  switch (epilogue.kind) {
+    case 'store': return { overrides: { EPILOGUE: 0, SPLIT_A: 0, SPLIT_B: 0 }, slots: w.rows };
+    case 'add':
+      fits(w.rows);
+      return { overrides: { EPILOGUE: 1, SPLIT_A: 0, SPLIT_B: 0 }, slots: w.rows };
+    case 'glu':
+      if (w.rows % 2 !== 0) throw new Error(`${label}: a glu epilogue needs interleaved gate/up rows, got an odd row count ${w.rows}`);
+      fits(w.rows / 2);
+      return { overrides: { EPILOGUE: 2, SPLIT_A: 0, SPLIT_B: 0 }, slots: w.rows / 2 };
+    case 'split': {
+      const [a, b, c] = epilogue.segmentRows;
+      if (![a, b, c].every((n) => Number.isInteger(n) && n > 0) || a + b + c !== w.rows) {
+        throw new Error(`${label}: split segments [${a}, ${b}, ${c}] do not partition the ${w.rows} rows`);
+      }
+      fits(w.rows);
+      return { overrides: { EPILOGUE: 3, SPLIT_A: a, SPLIT_B: b }, slots: w.rows };
+    }
+    default: return assertNever(epilogue);
+  }
+}
+
 /**
  * out[t] = W · x[t]; given `x8` (x quantized by int8Input), Q8_0/Q4_0/Q4_K weights use the integer-dot kernels (the
  * tiled int8 GEMM for a prefill chunk, the GEMV per token for decode). LUT
  * weights need `xl` (x's tables from lutInput) and run lut_gemv for every token of the chunk at once (z = token).
+ * Every path applies `epilogue` to y as it stores it (LinearEpilogue).
  */
 export function linear(
   p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string, x8?: Int8Activations, xl?: LutActivations,
+  epilogue: LinearEpilogue = STORE,
 ): void {
+  const { overrides, slots } = epilogueSpec(w, out, nTokens, epilogue, label);
   if (w.format === 'lut') {
     if (!xl) throw new Error(`${label}: a LUT weight needs the tables of its input (lutInput)`);
     const chunks = Math.ceil(w.rows / kernels.lut_gemv.overrides.ROWS_PER_WG);
@@ -171,17 +223,18 @@ export function linear(
     return p.dispatch(hasSubgroups(p) ? kernels.lut_gemv_sg : kernels.lut_gemv, {
       params: { rows: w.rows, cols: w.cols, group: w.group },
       bindings: { ...xl, out, ...w.parts },
-      overrides: { BITS: w.bits },
+      // ROWS_PER_WG (4) is even, so a glu pair never straddles two workgroups.
+      overrides: { BITS: w.bits, ...overrides },
       workgroups: [cx, cy, nTokens],
       label,
     });
   }
-  const [wx, wy] = split(w.rows, p.ctx.limits.maxComputeWorkgroupsPerDimension);
-  const spec = { params: { rows: w.rows, cols: w.cols }, workgroups: [wx, wy, nTokens] as const, label };
+  const [wx, wy] = split(slots, p.ctx.limits.maxComputeWorkgroupsPerDimension);
+  const spec = { params: { rows: w.rows, cols: w.cols }, overrides, workgroups: [wx, wy, nTokens] as const, label };
   // The quantized GEMVs reduce with subgroupAdd where the device has subgroups (the *_sg kernels), else through
   // workgroup memory; both are correct for any subgroup size (lib/reduce_subgroup.wgsl).
   const sg = hasSubgroups(p);
-  if (x8 && nTokens > 1 && hasInt8Kernel(w)) return gemmDp4a(p, w, x8, out, nTokens, label);
+  if (x8 && nTokens > 1 && hasInt8Kernel(w)) return gemmDp4a(p, w, x8, out, nTokens, label, overrides, slots);
   if (x8) {
     const { xq, xd, xs } = x8;
     switch (w.format) {
@@ -191,7 +244,7 @@ export function linear(
       default: break; // no integer-dot kernel for this format: dequantize against x below
     }
   }
-  if (nTokens > 1 && w.cols % 32 === 0) return gemm(p, w, x, out, nTokens, label);
+  if (nTokens > 1 && w.cols % 32 === 0) return gemm(p, w, x, out, nTokens, label, overrides, slots);
   switch (w.format) {
     case 'f32': return p.dispatch(kernels.matmul_f32, { ...spec, bindings: { x, weight: w.data, out } });
     case 'f16': return p.dispatch(kernels.matmul_f16, { ...spec, bindings: { x, weight: w.data, out } });
@@ -210,11 +263,14 @@ export function linear(
  * out[t] = W · x[t] for a prefill chunk on int8 activations (W8A8 / W4A8): the tiled GEMM of gemm() with integer
  * dot products, each weight unit decoded once per TILE_TOKENS tokens instead of once per token.
  */
-function gemmDp4a(p: PlanBuilder, w: Weight, x8: Int8Activations, out: GpuTensor, nTokens: number, label: string): void {
+function gemmDp4a(
+  p: PlanBuilder, w: Weight, x8: Int8Activations, out: GpuTensor, nTokens: number, label: string, overrides: EpilogueOverrides, slots: number,
+): void {
   const kernel = kernels.gemm_dp4a_q8_0;
   const spec = {
     params: { rows: w.rows, cols: w.cols, n_tokens: nTokens },
-    workgroups: [Math.ceil(w.rows / kernel.overrides.WG_SIZE), Math.ceil(nTokens / kernel.overrides.TILE_TOKENS)] as const,
+    overrides,
+    workgroups: [Math.ceil(slots / kernel.overrides.WG_SIZE), Math.ceil(nTokens / kernel.overrides.TILE_TOKENS)] as const,
     label,
   };
   switch (w.format) {
@@ -230,11 +286,14 @@ function gemmDp4a(p: PlanBuilder, w: Weight, x8: Int8Activations, out: GpuTensor
  * of once per token. Needs cols % 32 == 0 (true of every quantized format; dense rows like stories260K's 172 use
  * the per-token kernels).
  */
-function gemm(p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string): void {
+function gemm(
+  p: PlanBuilder, w: Weight, x: GpuTensor, out: GpuTensor, nTokens: number, label: string, overrides: EpilogueOverrides, slots: number,
+): void {
   const tileTokens = kernels.gemm_f32.overrides.TILE_TOKENS;
   const spec = {
     params: { rows: w.rows, cols: w.cols, n_tokens: nTokens },
-    workgroups: [Math.ceil(w.rows / kernels.gemm_f32.overrides.WG_SIZE), Math.ceil(nTokens / tileTokens)] as const,
+    overrides,
+    workgroups: [Math.ceil(slots / kernels.gemm_f32.overrides.WG_SIZE), Math.ceil(nTokens / tileTokens)] as const,
     label,
   };
   switch (w.format) {

@@ -6,6 +6,7 @@
 //   gate     read_write      [n]       act
 // Dispatch: one thread per element. Computed in f32 whatever act is, so exp cannot overflow f16.
 // Overrides: WG_SIZE.
+//! import "lib/silu_mul.wgsl"
 
 override WG_SIZE: u32 = 64u;
 
@@ -21,7 +22,6 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   if (i < params.n) {
-    let g = f32(gate[i]);
-    gate[i] = act(g / (1.0 + exp(-g)) * f32(up[i]));
+    gate[i] = silu_mul_value(gate[i], up[i]);
   }
 }

@@ -10,13 +10,14 @@
 //   xs       read            [n_tokens, cols/32] f32
 //   qs       read            (see lib/quant/q4_0.wgsl) u32
 //   d        read            (see lib/quant/q4_0.wgsl) u32
-//   out      read_write      [n_tokens, rows]    act
-// Dispatch: x = ceil(rows / WG_SIZE), y = ceil(n_tokens / TILE_TOKENS). Thread lid owns row x·WG_SIZE + lid and
+//   out      read_write      [n_tokens, rows]    act (laid out by the epilogue)
+// Dispatch: x = ceil(slots / WG_SIZE), y = ceil(n_tokens / TILE_TOKENS) (slots: rows, or rows/2 gate/up pairs in glu
+//   mode, lib/body/epilogue.wgsl). Thread lid owns slot x·WG_SIZE + lid and
 //   TILE_TOKENS accumulators; per 32-column unit the workgroup stages the tokens' int8 blocks in workgroup memory,
 //   each thread decodes its row's unit into packed int8 words once and dots it with every staged token
 //   (lib/body/gemm_units_q8.wgsl). cols is a multiple of 32 (256 for Q4_K).
 // Needs the WGSL language feature packed_4x8_integer_dot_product (see matmul_dp4a_q8_0.wgsl on `requires`).
-// Overrides: WG_SIZE (rows per workgroup), TILE_TOKENS (≤ 16).
+// Overrides: WG_SIZE (slots per workgroup), TILE_TOKENS (≤ 16), EPILOGUE, SPLIT_A, SPLIT_B (lib/body/epilogue.wgsl).
 //! import "lib/quant/q4_0_idot.wgsl"
 //! import "lib/body/gemm_units_q8.wgsl"
 

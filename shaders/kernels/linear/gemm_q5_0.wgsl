@@ -7,11 +7,12 @@
 //   qs       read            [rows, cols] as Q5_0 parts (see lib/quant/q5_0.wgsl)
 //   qh       read            [rows, cols] as Q5_0 parts (see lib/quant/q5_0.wgsl)
 //   d        read            [rows, cols] as Q5_0 parts (see lib/quant/q5_0.wgsl)
-//   out      read_write      [n_tokens, rows]    act
-// Dispatch: x = ceil(rows / WG_SIZE), y = ceil(n_tokens / TILE_TOKENS). Thread lid owns row x·WG_SIZE + lid and
+//   out      read_write      [n_tokens, rows]    act (laid out by the epilogue)
+// Dispatch: x = ceil(slots / WG_SIZE), y = ceil(n_tokens / TILE_TOKENS) (slots: rows, or rows/2 gate/up pairs in glu
+//   mode, lib/body/epilogue.wgsl). Thread lid owns slot x·WG_SIZE + lid and
 //   TILE_TOKENS accumulators; per 32-column unit the workgroup stages x[tokens, 32] in workgroup memory, each thread
 //   decodes its row's unit into registers once and multiplies it against every staged token. cols % 32 == 0.
-// Overrides: WG_SIZE (rows per workgroup), TILE_TOKENS (≤ 16).
+// Overrides: WG_SIZE (slots per workgroup), TILE_TOKENS (≤ 16), EPILOGUE, SPLIT_A, SPLIT_B (lib/body/epilogue.wgsl).
 //! import "lib/quant/q5_0.wgsl"
 //! import "lib/body/gemm_units.wgsl"
 

@@ -4,11 +4,11 @@
 //   params   uniform         —                   Params { rows, cols }
 //   x        read            [n_tokens, cols]    act
 //   weight   read            [rows, cols]        f32
-//   out      read_write      [n_tokens, rows]    act
-// Dispatch: one workgroup per (row, token): x = row % 65535-split, y = row / x-count, z = token.
+//   out      read_write      [n_tokens, rows]    act (laid out by the epilogue)
+// Dispatch: one workgroup per (output slot, token): slot = x + y·(x-count), z = token (lib/body/matmul_cols.wgsl).
 //   WG_SIZE threads stride over cols and reduce in f32 through workgroup memory.
-// Overrides: WG_SIZE — power of two.
-
+// Overrides: WG_SIZE — power of two; EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
+//! import "lib/body/matmul_cols.wgsl"
 //! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
@@ -23,25 +23,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<act>;
 
+fn weight_at(index: u32) -> f32 {
+  return weight[index];
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn main(
   @builtin(workgroup_id) wg: vec3u,
   @builtin(num_workgroups) groups: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let row = wg.x + wg.y * groups.x;
-  if (row >= params.rows) {
-    return;
-  }
-  let token = wg.z;
-  let row_base = row * params.cols;
-  let x_base = token * params.cols;
-  var acc = 0.0;
-  for (var c = lid; c < params.cols; c += WG_SIZE) {
-    acc += weight[row_base + c] * f32(x[x_base + c]);
-  }
-  let total = workgroup_sum(lid, acc);
-  if (lid == 0u) {
-    out[token * params.rows + row] = act(total);
-  }
+  matmul_cols(wg, groups, lid);
 }

@@ -7,10 +7,11 @@
 //   qs       read            (see lib/quant/q4_k.wgsl) u32
 //   scales   read            (see lib/quant/q4_k.wgsl) u32
 //   dm       read            (see lib/quant/q4_k.wgsl) u32
-//   out      read_write      [n_tokens, rows]    act
-// Dispatch: one workgroup per (row, token): row = x + y·(x-count), token = z. Each thread takes 32-element units
+//   out      read_write      [n_tokens, rows]    act (laid out by the epilogue)
+// Dispatch: one workgroup per (output slot, token): slot = x + y·(x-count), token = z; a slot is one row, or a
+//   gate/up row pair in glu mode. Each thread takes 32-element units
 //   (a block, or a K-quant sub-block) of the row in turn; cols is a multiple of 32 (256 for K-quants).
-// Overrides: WG_SIZE — power of two.
+// Overrides: WG_SIZE — power of two; EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
 //! import "lib/quant/q4_k_dot.wgsl"
 //! import "lib/body/matmul_units.wgsl"
 //! import "lib/reduce.wgsl"
@@ -35,9 +36,5 @@ fn main(
   @builtin(num_workgroups) groups: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let row = wg.x + wg.y * groups.x;
-  if (row >= params.rows) {
-    return;
-  }
-  matmul_units(row, wg.z, lid);
+  matmul_units(wg, groups, lid);
 }

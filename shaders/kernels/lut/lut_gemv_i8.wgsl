@@ -10,13 +10,15 @@
 //   planes   read            [rows, cols/32, BITS]        u32 (nibble n of plane word i: bit i of 4 codes)
 //   scales   read            [rows, cols/group]           f32
 //   zeros    read            [rows, cols/group]           f32
-//   out      read_write      [n_tokens, rows]             act
+//   out      read_write      [n_tokens, rows]             act (laid out by the epilogue)
 // Everything else (dispatch, staging, lane order, reduction) is lut_gemv's.
 // Dispatch: one workgroup per (chunk of ROWS_PER_WG rows, token): chunk = x + y·(x-count), token = z. The token's
 //   tables are staged into workgroup memory SLAB_COLS columns at a time; lanes take (group, row) items group-major,
 //   so neighbouring lanes read the same 32-byte table (broadcast, methods.md §5.4), and each row's partial sums are
 //   reduced over the workgroup at the end. cols and group are multiples of 32, group divides cols and SLAB_COLS.
-// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — 1..MAX_ROWS.
+// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — 1..MAX_ROWS (even for glu);
+//   EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
+//! import "lib/body/epilogue.wgsl"
 //! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
@@ -121,10 +123,18 @@ fn main(
     // The next slab overwrites the staged tables only after every lane is done with them.
     workgroupBarrier();
   }
+  // One slot per row, or per gate/up row pair in glu mode (ROWS_PER_WG even there, so a pair never straddles two
+  // workgroups); totals has a spare entry for the unused y1 of the last row.
+  var totals: array<f32, MAX_ROWS + 1u>;
   for (var r = 0u; r < ROWS_PER_WG; r++) {
-    let total = workgroup_sum(lid, acc[r]);
-    if (lid == 0u && first_row + r < params.rows) {
-      out[token * params.rows + first_row + r] = act(total);
+    totals[r] = workgroup_sum(lid, acc[r]);
+  }
+  if (lid == 0u) {
+    let pair = epilogue_rows_per_slot();
+    for (var r = 0u; r < ROWS_PER_WG; r += pair) {
+      if (first_row + r < params.rows) {
+        epilogue_store(params.rows, groups.z, token, (first_row + r) / pair, totals[r], totals[r + 1u]);
+      }
     }
   }
 }

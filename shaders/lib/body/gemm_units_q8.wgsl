@@ -1,17 +1,35 @@
 // The tiled int8 prefill GEMM body shared by every gemm_dp4a_<format> kernel (W8A8 / W4A8, methods.md §8.3): the
 // scheme of gemm_units.wgsl with int8 activations. Per 32-column unit the workgroup stages the TILE_TOKENS tokens'
-// activation blocks (8 code words, xd, xs each) in workgroup memory; each thread decodes its row's unit once
+// activation blocks (8 code words, xd, xs each) in workgroup memory; each thread decodes its slot's unit(s) once
 // (unit_load_q8 from the format's lib/quant/<format>_idot.wgsl) and takes exact i32 dot products with every staged
-// token. The importing kernel declares `params { rows, cols, n_tokens }`, `xq`, `xd`, `xs`, `out`, its weight parts
+// token, then writes through the epilogue (lib/body/epilogue.wgsl: a slot is a row, or a gate/up row pair in glu
+// mode). The importing kernel declares `params { rows, cols, n_tokens }`, `xq`, `xd`, `xs`, `out`, its weight parts
 // and the overrides WG_SIZE and TILE_TOKENS (≤ 16).
+//! import "lib/body/epilogue.wgsl"
 
 var<workgroup> xq_tile: array<u32, TILE_TOKENS * 8u>;
 var<workgroup> xd_tile: array<f32, TILE_TOKENS>;
 var<workgroup> xs_tile: array<f32, TILE_TOKENS>;
 
-fn gemm_units_q8(row: u32, token0: u32, lid: u32) {
+// acc[t] += unit `weight_unit` · staged token t, for every staged token.
+fn gemm_unit_dots_q8(weight_unit: u32, acc: ptr<function, array<f32, 16>>) {
+  let wu = unit_load_q8(weight_unit);
+  for (var t = 0u; t < TILE_TOKENS; t++) {
+    var dot_unit = 0i;
+    for (var w = 0u; w < 8u; w++) {
+      dot_unit += dot4I8Packed(wu.words[w], xq_tile[t * 8u + w]);
+    }
+    (*acc)[t] += wu.scale * xd_tile[t] * f32(dot_unit) - wu.offset * xs_tile[t];
+  }
+}
+
+fn gemm_units_q8(slot: u32, token0: u32, lid: u32) {
   let units_per_row = params.cols / 32u;
-  var acc: array<f32, 16>;
+  let pair = epilogue_rows_per_slot();
+  let live = slot < epilogue_slots(params.rows);
+  let first_unit = slot * pair * units_per_row;
+  var acc0: array<f32, 16>;
+  var acc1: array<f32, 16>;
   for (var u = 0u; u < units_per_row; u++) {
     // Tokens past the chunk stage zero codes and scales, so their (never written) accumulators stay 0.
     for (var i = lid; i < TILE_TOKENS * 8u; i += WG_SIZE) {
@@ -34,22 +52,18 @@ fn gemm_units_q8(row: u32, token0: u32, lid: u32) {
       xs_tile[i] = sum;
     }
     workgroupBarrier();
-    if (row < params.rows) {
-      let wu = unit_load_q8(row * units_per_row + u);
-      for (var t = 0u; t < TILE_TOKENS; t++) {
-        var dot_unit = 0i;
-        for (var w = 0u; w < 8u; w++) {
-          dot_unit += dot4I8Packed(wu.words[w], xq_tile[t * 8u + w]);
-        }
-        acc[t] += wu.scale * xd_tile[t] * f32(dot_unit) - wu.offset * xs_tile[t];
+    if (live) {
+      gemm_unit_dots_q8(first_unit + u, &acc0);
+      if (pair == 2u) {
+        gemm_unit_dots_q8(first_unit + units_per_row + u, &acc1);
       }
     }
     workgroupBarrier();
   }
-  if (row < params.rows) {
+  if (live) {
     for (var t = 0u; t < TILE_TOKENS; t++) {
       if (token0 + t < params.n_tokens) {
-        out[(token0 + t) * params.rows + row] = act(acc[t]);
+        epilogue_store(params.rows, params.n_tokens, token0 + t, slot, acc0[t], acc1[t]);
       }
     }
   }

@@ -1,7 +1,9 @@
 // The LUT GEMV body shared by lut_gemv and lut_gemv_sg (see lut_gemv.wgsl's header for the scheme): table staging
 // per slab, the (group, row) items and the per-row workgroup sums. The importing kernel declares `params { rows,
 // cols, group }`, `tables`, `sums`, `planes`, `scales`, `zeros`, `out`, the overrides WG_SIZE, BITS and ROWS_PER_WG,
-// and imports the workgroup_sum it reduces with: lib/reduce.wgsl, or lib/reduce_subgroup.wgsl in lut_gemv_sg.
+// and imports the workgroup_sum it reduces with: lib/reduce.wgsl, or lib/reduce_subgroup.wgsl in lut_gemv_sg. The
+// per-row sums are written through lib/body/epilogue.wgsl (n_tokens = z-count).
+//! import "lib/body/epilogue.wgsl"
 
 // Per-lane accumulators live in a fixed-size function array (WGSL only sizes workgroup arrays by overrides).
 const MAX_ROWS = 8u;
@@ -74,10 +76,18 @@ fn lut_gemv_rows(wg: vec3u, groups: vec3u, lid: u32) {
     // The next slab overwrites the staged tables only after every lane is done with them.
     workgroupBarrier();
   }
+  // One slot per row, or per gate/up row pair in glu mode (ROWS_PER_WG even there, so a pair never straddles two
+  // workgroups); totals has a spare entry for the unused y1 of the last row.
+  var totals: array<f32, MAX_ROWS + 1u>;
   for (var r = 0u; r < ROWS_PER_WG; r++) {
-    let total = workgroup_sum(lid, acc[r]);
-    if (lid == 0u && first_row + r < params.rows) {
-      out[token * params.rows + first_row + r] = act(total);
+    totals[r] = workgroup_sum(lid, acc[r]);
+  }
+  if (lid == 0u) {
+    let pair = epilogue_rows_per_slot();
+    for (var r = 0u; r < ROWS_PER_WG; r += pair) {
+      if (first_row + r < params.rows) {
+        epilogue_store(params.rows, groups.z, token, (first_row + r) / pair, totals[r], totals[r + 1u]);
+      }
     }
   }
 }
