@@ -5,7 +5,7 @@
 import { readGguf, type ByteSource } from '@qgpu/formats';
 import type { DeviceContext, GpuTensor, Plan } from '@qgpu/gpu';
 // Relative imports: @qgpu/bench does not list @qgpu/runtime as a workspace dependency (see BENCHMARKS.md).
-import { LlamaModel, weightTensors } from '@qgpu/runtime';
+import { layerLinears, LlamaModel, weightTensors } from '@qgpu/runtime';
 import { median } from './timing.ts';
 
 export interface ModelBenchOptions {
@@ -228,7 +228,7 @@ export async function benchModel(ctx: DeviceContext, name: string, source: ByteS
     const w = model.weights;
     const sum = (ts: readonly { byteLength: number }[]) => ts.reduce((a, t) => a + t.byteLength, 0);
     const layerBytes = w.layers.reduce((acc, layer) => acc + sum([layer.attnNorm, layer.ffnNorm])
-      + [layer.wq, layer.wk, layer.wv, layer.wo, layer.wGate, layer.wUp, layer.wDown].reduce((a, m) => a + sum(weightTensors(m)), 0), 0);
+      + layerLinears(layer).reduce((a, m) => a + sum(weightTensors(m)), 0), 0);
     const outputBytes = w.output.pieces.reduce((a, p) => a + sum(weightTensors(p.weight)), 0);
     const embedRowBytes = w.tokenEmbedding.pieces.reduce((a, p) => a + sum(weightTensors(p.weight)), 0) / w.tokenEmbedding.rows;
     const weightBytesPerToken = layerBytes + outputBytes + w.outputNorm.byteLength + embedRowBytes;

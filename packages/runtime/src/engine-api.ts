@@ -103,6 +103,24 @@ export interface LoadOptions {
    * 'chunked' needs kvCache 'f32'.
    */
   positionEncoding?: PositionEncoding;
+  /**
+   * Fusions that cut the decode plan's dispatches (default true: all; false: none; an object turns single ones off):
+   * docs/performance.md "Fusions". Results are bit-identical either way; the switch exists for A/B benchmarks.
+   */
+  fuse?: boolean | FuseOptions;
+}
+
+/**
+ * The fusions of LoadOptions.fuse, each on unless set to false. `qkv`: one [Wq; Wk; Wv] linear (fused at load when
+ * the three share a stored type, have no SINQ column scale and, for the plan's q/k/v views, q_dim and kv_dim fit the
+ * device's binding-offset alignment); `gateUp`: one linear with interleaved gate/up rows computing silu(gate)·up
+ * (same conditions on w_gate / w_up); `residual`: the attention output and FFN down projections add into the
+ * residual stream themselves (every layer, every format).
+ */
+export interface FuseOptions {
+  readonly qkv?: boolean;
+  readonly gateUp?: boolean;
+  readonly residual?: boolean;
 }
 
 /**

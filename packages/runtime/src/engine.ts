@@ -198,6 +198,7 @@ export class LocalEngine implements Engine {
       ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
       ...(options.kernelPath !== undefined ? { kernelPath: options.kernelPath } : {}),
       ...(options.crossQuant !== undefined ? { crossQuant: options.crossQuant } : {}),
+      ...(options.fuse !== undefined ? { fuse: options.fuse } : {}),
       ...(options.kvCache !== undefined ? { kvCache: checkKvCacheType(options.kvCache) } : {}),
       ...(options.positionEncoding !== undefined ? { positionEncoding: options.positionEncoding } : {}),
       onProgress: withRate(options.onProgress),

@@ -11,6 +11,7 @@ export {
 export { createEngine, LocalEngine, openSource, type EngineOptions } from './engine.ts';
 export { llamaConfigFromGguf, type LlamaConfig } from './llama/config.ts';
 export { LlamaModel, type LlamaModelOptions } from './llama/model.ts';
+export { layerLinears, type LayerWeights } from './llama/load.ts';
 export { weightTensors, type Weight } from './llama/weight.ts';
 export { checkKernelPath, checkKvCacheType, type KvCacheType } from './ops.ts';
 export { checkContextOverflow, type ContextOverflow } from './llama/context.ts';

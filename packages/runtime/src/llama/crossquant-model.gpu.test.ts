@@ -7,6 +7,7 @@ import { calibrateModel, crossQuantHook } from '@qgpu/quant';
 import { loadReferenceModel, ReferenceLlama } from '@qgpu/reference';
 import { expectClose, readSharedBytes, readTensor, testGpu, TOLERANCES } from '@qgpu/testing';
 import { describe, expect, it } from 'vitest';
+import { layerLinears } from './load.ts';
 import { LlamaModel } from './model.ts';
 
 const gpu = await testGpu();
@@ -23,8 +24,8 @@ describe.skipIf(!gpu.ctx || noDp4a)(`CrossQuant dp4a model on ${gpu.adapter}${no
     // comparable when every row is a real token.
     const tokens = [1, ...Array.from({ length: 31 }, (_, i) => 3 + ((i * 53) % 500))];
     const { logits } = await model.forward(tokens, 0, 'all');
-    const wq = model.weights.layers[0]!.wq;
-    const counter = wq.format === 'q8_0' ? wq.crossQuant?.zeroCount : undefined;
+    const [wq] = layerLinears(model.weights.layers[0]!); // wq, or [wq; wk; wv] fused: the counter of blk.0's q/k/v input
+    const counter = wq!.format === 'q8_0' ? wq!.crossQuant?.zeroCount : undefined;
     expect(counter).toBeDefined();
     const [nonzero = 0, zeroed = 0] = new Uint32Array(await readTensor(ctx.device, counter!), 0, 2);
     model.destroy();

@@ -2,17 +2,26 @@
 // size for prefill), recorded at load and replayed for every step. On the dp4a and lut kernel paths each linear
 // input is prepared once (int8 codes or T-MAC tables), just before the linears that read it (q/k/v share xb,
 // gate/up share xb) — except for SINQ linears, each of which reads and prepares its own copy x ⊙ t (mat()); on the
-// dequant path prep() records nothing, so the same lines describe every path.
+// dequant path prep() records nothing, so the same lines describe every path. With the fusions (fuse.ts) a layer is
+// 11 dispatches on the dequant path: one linear writes q, k, v ('split'), one computes silu(gate)·up ('glu'), and the
+// output and down projections add into x themselves ('add').
 import type { GpuTensor, PipelineCache, Plan } from '@qgpu/gpu';
 import { PlanBuilder } from '@qgpu/gpu';
-import { addInPlace, argmax, attention, attention3dRpeChunked, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, rope, rowsOf, sharedInputReaders, siluMul, type KernelPath } from '../ops.ts';
+import {
+  addInPlace, argmax, attention, attention3dRpeChunked, inputColumnScale, int8Input, lutInput, kvWrite, linear, rmsNorm, rmsNormLast, rope, rowsOf,
+  sharedInputReaders, siluMul, type KernelPath, type LinearEpilogue,
+} from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
+import type { Fusions } from './fuse.ts';
 import type { LlamaWeights } from './load.ts';
 import { embedSplit, linearSplit } from './row-split.ts';
 import type { Weight } from './weight.ts';
-import type { Workspace } from './workspace.ts';
+import { qkvOf, type Workspace } from './workspace.ts';
 
-type Ten = [GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor];
+type Six = [GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor];
+const STORE: LinearEpilogue = { kind: 'store' };
+const ADD: LinearEpilogue = { kind: 'add' };
+const GLU: LinearEpilogue = { kind: 'glu' };
 
 /**
  * `logitsRows`: 'all' computes the output projection for every row of the chunk (scoring, perplexity); 'last' only
@@ -20,7 +29,7 @@ type Ten = [GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, GpuTensor, Gp
  */
 export function buildForwardPlan(
   cache: PipelineCache, cfg: LlamaConfig, w: LlamaWeights, ws: Workspace, n: number, label: string, path: KernelPath,
-  logitsRows: 'all' | 'last' = 'all',
+  fuse: Pick<Fusions, 'residual'>, logitsRows: 'all' | 'last' = 'all',
 ): Promise<Plan> {
   const p = new PlanBuilder(cache, ws.stepBuffer, label);
   // Each linear input is prepared once for the linears that read it: int8 codes (dp4a) or T-MAC tables (lut); on the
@@ -28,25 +37,42 @@ export function buildForwardPlan(
   const prepRows = (rows: number, x: GpuTensor, ...readers: Weight[]) =>
     [int8Input(p, path, x, readers, ws.int8, rows), lutInput(p, path, x, readers, ws.lut, rows)] as const;
   const prep = (x: GpuTensor, ...readers: Weight[]) => prepRows(n, x, ...sharedInputReaders(readers));
-  // out = W·x. A SINQ linear carries its own per-input-column scale t (methods.md §2.5): it reads xt = x ⊙ t, written
-  // to ws.scaledInput and prepared just before it; any other linear reads x with the inputs `xIn` prep() made once.
-  const mat = (w: Weight, x: GpuTensor, out: GpuTensor, label: string, xIn: ReturnType<typeof prep>) => {
+  // out = W·x, then the epilogue (store, add into out, glu, split). A SINQ linear carries its own per-input-column
+  // scale t (methods.md §2.5): it reads xt = x ⊙ t, written to ws.scaledInput and prepared just before it; any other
+  // linear reads x with the inputs `xIn` prep() made once.
+  const mat = (w: Weight, x: GpuTensor, out: GpuTensor, label: string, xIn: ReturnType<typeof prep>, epilogue = STORE) => {
     const xt = inputColumnScale(p, x, [w], ws.scaledInput, n);         // xt = x ⊙ t_w (SINQ), else x
-    linear(p, w, xt, out, n, label, ...(xt === x ? xIn : prepRows(n, xt, w)));
+    const [x8, xl] = xt === x ? xIn : prepRows(n, xt, w);
+    linear(p, w, xt, out, n, label, x8, xl, epilogue);
   };
-  const { dim, hiddenDim, nHeads, nKvHeads, headDim, ropeDim, vocabSize, normEps } = cfg;
+  const { dim, hiddenDim, qDim, kvDim, nHeads, nKvHeads, headDim, ropeDim, vocabSize, normEps } = cfg;
   const dims = { nHeads, nKvHeads, headDim };
   const [pe, style] = [ws.position, cfg.rope.style];
-  const [x, xb, q, k, v, attOut, proj, gate, up, logits] =
-    [ws.x, ws.xb, ws.q, ws.k, ws.v, ws.attOut, ws.proj, ws.gate, ws.up, ws.logits].map((t) => rowsOf(t, n)) as Ten;
+  const [x, xb, attOut, proj, gate, logits] = [ws.x, ws.xb, ws.attOut, ws.proj, ws.gate, ws.logits].map((t) => rowsOf(t, n)) as Six;
+  const { q, k, v } = qkvOf(ws, n);                                    // views of one region with fused QKV
+  const qkv = () => rowsOf(ws.qkv.kind === 'region' ? ws.qkv.region : missing('qkv region'), n);
+  const up = () => rowsOf(ws.up ?? missing('up'), n);
+  // x += W·input: the linear's 'add' epilogue, or (fuse.residual off) a store to proj and add_inplace.
+  const addMat = (w: Weight, input: GpuTensor, label: string, xIn: ReturnType<typeof prep>) => {
+    if (fuse.residual) return mat(w, input, x, label, xIn, ADD);
+    mat(w, input, proj, label, xIn);
+    addInPlace(p, x, proj, n * dim);
+  };
 
   embedSplit(p, w.tokenEmbedding, ws.tokens, x, n, ws.pieceIds, proj);  // x = E[tokens]             [n, dim]
   w.layers.forEach((layer, l) => {
     rmsNorm(p, x, layer.attnNorm, xb, n, normEps);                     // xb = rmsnorm(x)           [n, dim]
-    const xbIn = prep(xb, layer.wq, layer.wk, layer.wv);                 // xbIn = int8 / tables of xb
-    mat(layer.wq, xb, q, `blk.${l}.q`, xbIn);                            // q = Wq·xb                 [n, q_dim]
-    mat(layer.wk, xb, k, `blk.${l}.k`, xbIn);                            // k = Wk·xb                 [n, kv_dim]
-    mat(layer.wv, xb, v, `blk.${l}.v`, xbIn);                            // v = Wv·xb                 [n, kv_dim]
+    if ('fused' in layer.qkv) {
+      const wqkv = layer.qkv.fused;                                      // [Wq; Wk; Wv]              [q_dim + 2·kv_dim, dim]
+      const split: LinearEpilogue = { kind: 'split', segmentRows: [qDim, kvDim, kvDim] };
+      mat(wqkv, xb, qkv(), `blk.${l}.qkv`, prep(xb, wqkv), split);         // q, k, v = Wqkv·xb         [n, q_dim] [n, kv_dim] ×2
+    } else {
+      const { q: wq, k: wk, v: wv } = layer.qkv;
+      const xbIn = prep(xb, wq, wk, wv);                                 // xbIn = int8 / tables of xb
+      mat(wq, xb, q, `blk.${l}.q`, xbIn);                                // q = Wq·xb                 [n, q_dim]
+      mat(wk, xb, k, `blk.${l}.k`, xbIn);                                // k = Wk·xb                 [n, kv_dim]
+      mat(wv, xb, v, `blk.${l}.v`, xbIn);                                // v = Wv·xb                 [n, kv_dim]
+    }
     const cache = ws.kvCache[l]!;                                      // this layer's cache        [seq, kv_dim]
     if (pe.kind === 'rotate') {                                        // RoPE, linear PI, YaRN, 3D-RPE Eq. 4
       rope(p, style, q, pe.table, nHeads, headDim, ropeDim, n);        // q = rotate(q, table[pos])
@@ -60,17 +86,19 @@ export function buildForwardPlan(
         q, cache, out: attOut, scores: pe.scores, queryTables: pe.queryTables, dims, style, ropeDim, chunkLen: pe.chunkLen, nTokens: n,
       });
     }
-    const attIn = prep(attOut, layer.wo);                                // attIn = int8 / tables of att
-    mat(layer.wo, attOut, proj, `blk.${l}.o`, attIn);                    // proj = Wo·att             [n, dim]
-    addInPlace(p, x, proj, n * dim);                                   // x += proj
+    addMat(layer.wo, attOut, `blk.${l}.o`, prep(attOut, layer.wo));    // x += Wo·att               [n, dim]
     rmsNorm(p, x, layer.ffnNorm, xb, n, normEps);                      // xb = rmsnorm(x)           [n, dim]
-    const ffnIn = prep(xb, layer.wGate, layer.wUp);                      // ffnIn = int8 / tables of xb
-    mat(layer.wGate, xb, gate, `blk.${l}.gate`, ffnIn);                  // gate = Wg·xb              [n, hidden]
-    mat(layer.wUp, xb, up, `blk.${l}.up`, ffnIn);                        // up = Wu·xb                [n, hidden]
-    siluMul(p, gate, up, n * hiddenDim);                               // gate = silu(gate)·up      [n, hidden]
-    const gateIn = prep(gate, layer.wDown);                              // gateIn = int8 / tables of gate
-    mat(layer.wDown, gate, proj, `blk.${l}.down`, gateIn);               // proj = Wd·gate            [n, dim]
-    addInPlace(p, x, proj, n * dim);                                   // x += proj
+    if ('fused' in layer.gateUp) {
+      const wgu = layer.gateUp.fused;                                    // rows gate_0, up_0, …      [2·hidden, dim]
+      mat(wgu, xb, gate, `blk.${l}.gate_up`, prep(xb, wgu), GLU);        // gate = silu(Wg·xb)·(Wu·xb) [n, hidden]
+    } else {
+      const { gate: wg, up: wu } = layer.gateUp;
+      const ffnIn = prep(xb, wg, wu);                                    // ffnIn = int8 / tables of xb
+      mat(wg, xb, gate, `blk.${l}.gate`, ffnIn);                         // gate = Wg·xb              [n, hidden]
+      mat(wu, xb, up(), `blk.${l}.up`, ffnIn);                           // up = Wu·xb                [n, hidden]
+      siluMul(p, gate, up(), n * hiddenDim);                             // gate = silu(gate)·up      [n, hidden]
+    }
+    addMat(layer.wDown, gate, `blk.${l}.down`, prep(gate, layer.wDown)); // x += Wd·gate              [n, dim]
   });
   const outputs = w.output.pieces.map((piece) => piece.weight);
   if (logitsRows === 'last' && n > 1) {
@@ -88,4 +116,8 @@ export function buildForwardPlan(
     argmax(p, logits, rowsOf(ws.tokens, 1), vocabSize);                 // tokens[0] = argmax(logits[n_tokens−1])
   }
   return p.build();
+}
+
+function missing(buffer: string): never {
+  throw new Error(`the workspace has no '${buffer}' buffer, which a layer with unfused weights needs`);
 }

@@ -1,24 +1,31 @@
 // Reads each tensor by byte range, converts it to its GPU layout and uploads it, one tensor at a time.
-import { assertSupportedType, FormatError, quantize, readTensorBytes, tensorToF32, type GgufFile, type GgufTensorInfo, type SupportedTensorType } from '@qgpu/formats';
+import { assertSupportedType, FormatError, quantize, readTensorBytes, tensorToF32, type GgufFile, type GgufTensorInfo } from '@qgpu/formats';
 import { uploadTensor, type GpuTensor } from '@qgpu/gpu';
 import type { LlamaConfig } from './config.ts';
 import { GGUF_NAMES } from './names.ts';
 import { uploadRowSplit, type RowSplitWeight } from './row-split.ts';
 import { uploadGroupWeight, uploadWeight, weightTensors, type CrossQuantInput, type LutOptions, type Weight } from './weight.ts';
+import { fusionBlocker, interleaveRows, stackRows, type Fusions, type StoredMatrix } from './fuse.ts';
 import { foldColumnPower, groupTensorInfos, isGroupQuantized, readGroupQuantized } from '@qgpu/quant';
 
 export type { Weight } from './weight.ts';
 
 export interface LayerWeights {
   readonly attnNorm: GpuTensor;
-  readonly wq: Weight;
-  readonly wk: Weight;
-  readonly wv: Weight;
+  /** Wq [q_dim, dim], Wk, Wv [kv_dim, dim]; or (fuse.ts) their rows stacked into one [q_dim + 2·kv_dim, dim] matrix. */
+  readonly qkv: { readonly fused: Weight } | { readonly q: Weight; readonly k: Weight; readonly v: Weight };
   readonly wo: Weight;
   readonly ffnNorm: GpuTensor;
-  readonly wGate: Weight;
-  readonly wUp: Weight;
+  /** W_gate, W_up [hidden_dim, dim]; or (fuse.ts) their rows interleaved into one [2·hidden_dim, dim] matrix. */
+  readonly gateUp: { readonly fused: Weight } | { readonly gate: Weight; readonly up: Weight };
   readonly wDown: Weight;
+}
+
+/** Every linear of a layer, fused or not (for byte counts and tests). */
+export function layerLinears(layer: LayerWeights): Weight[] {
+  const qkv = 'fused' in layer.qkv ? [layer.qkv.fused] : [layer.qkv.q, layer.qkv.k, layer.qkv.v];
+  const gateUp = 'fused' in layer.gateUp ? [layer.gateUp.fused] : [layer.gateUp.gate, layer.gateUp.up];
+  return [...qkv, layer.wo, ...gateUp, layer.wDown];
 }
 
 export interface LlamaWeights {
@@ -66,11 +73,13 @@ export function checkLlamaTensors(file: GgufFile, config: LlamaConfig): { find: 
  * With `lut`, every linear whose width is a multiple of the group is converted to T-MAC bit-planes at load; the
  * token embedding stays in its stored format (it is gathered, not multiplied), and so does a tied output matrix.
  * The vocabulary-sized matrices are split into row ranges of at most `bindingLimitBytes` per GPU part (default: the
- * device's maxStorageBufferBindingSize; tests pass a small one to exercise the split).
+ * device's maxStorageBufferBindingSize; tests pass a small one to exercise the split). `fuse` says which load-time
+ * fusions to make (fuse.ts); a layer whose parts cannot be fused keeps them apart.
  */
 export async function loadLlamaWeights(
   device: GPUDevice, file: GgufFile, config: LlamaConfig, onProgress?: LoadProgressSink, signal?: AbortSignal, lut?: LutOptions,
   bindingLimitBytes: number = device.limits.maxStorageBufferBindingSize, crossQuant?: CrossQuantOptions,
+  fuse: Pick<Fusions, 'qkv' | 'gateUp'> = { qkv: false, gateUp: false },
 ): Promise<LlamaWeights> {
   const fileName = file.source.name;
   const { find, names, hasOutput } = checkLlamaTensors(file, config);
@@ -83,10 +92,8 @@ export async function loadLlamaWeights(
   // CrossQuant (dp4a path, docs/quantization.md): an integer-dot weight with calibration statistics is re-encoded in
   // its own type as W·diag(c^(1−α)); the column absmax and kernel counter are shared by the linears of one input.
   const crossInputs = new Map<string, CrossQuantInput>();
-  const crossQuantFor = (name: string, type: SupportedTensorType, rows: number, cols: number, bytes: Uint8Array) => {
-    const c = crossQuant?.columnAbsMax[name];
+  const crossQuantFor = (name: string, { type, rows, cols, bytes, columnAbsMax: c }: StoredMatrix & { kind: 'blocks' }) => {
     if (!c || !crossQuant || !(type === 'Q8_0' || type === 'Q4_0' || type === 'Q4_K')) return undefined;
-    if (c.length !== cols) throw new FormatError(`CrossQuant statistics for '${name}' have ${c.length} columns, the tensor ${cols}`);
     const key = Array.from(c).join(',');
     const input = crossInputs.get(key) ?? {
       colMax: uploadTensor(device, `${name}.col_absmax`, [cols], 'f32', Float32Array.from(c)),
@@ -96,15 +103,6 @@ export async function loadLlamaWeights(
     crossInputs.set(key, input);
     const folded = foldColumnPower(Float32Array.from(tensorToF32(type, bytes, rows * cols)), rows, cols, c, crossQuant.alpha);
     return { bytes: quantize(type, folded), input };
-  };
-  const groupMatrix = async (name: string, rows: number, cols: number): Promise<Weight> => {
-    signal?.throwIfAborted();
-    const { quant, colScale } = await readGroupQuantized(file, name, rows, cols);
-    loadedBytes += fileBytes(name);
-    onProgress?.(loadedBytes, totalBytes);
-    const weight = uploadGroupWeight(device, name, quant, colScale);
-    buffers.push(...weightTensors(weight));
-    return weight;
   };
 
   const readChecked = async (info: GgufTensorInfo, expectedNe: number[]) => {
@@ -118,20 +116,43 @@ export async function loadLlamaWeights(
     return bytes;
   };
 
-  const matrix = async (name: string, rows: number, cols: number, asLinear = true): Promise<Weight> => {
-    if (isGroupQuantized(file, name)) return groupMatrix(name, rows, cols);
+  // A linear is read in its stored form (readMatrix), then converted and uploaded (uploadMatrix): in between, the
+  // parts of a fused matrix are stacked or interleaved (fuse.ts).
+  const readMatrix = async (name: string, rows: number, cols: number): Promise<StoredMatrix> => {
+    if (isGroupQuantized(file, name)) {
+      signal?.throwIfAborted();
+      const { quant, colScale } = await readGroupQuantized(file, name, rows, cols);
+      loadedBytes += fileBytes(name);
+      onProgress?.(loadedBytes, totalBytes);
+      return { kind: 'groups', rows, cols, quant, ...(colScale ? { colScale } : {}) };
+    }
     const info = find(name);
     const type = assertSupportedType(info, fileName);
     const bytes = await readChecked(info, [cols, rows]);
-    const cq = asLinear ? crossQuantFor(name, type, rows, cols, bytes) : undefined;
-    const weight = cq ? { ...uploadWeight(device, name, type, cq.bytes, rows, cols), crossQuant: cq.input } as Weight : uploadWeight(device, name, type, bytes, rows, cols, asLinear ? lut : undefined);
+    const c = crossQuant?.columnAbsMax[name];
+    if (c && c.length !== cols) throw new FormatError(`CrossQuant statistics for '${name}' have ${c.length} columns, the tensor ${cols}`);
+    return { kind: 'blocks', rows, cols, type, bytes, ...(c ? { columnAbsMax: c } : {}) };
+  };
+  const uploadMatrix = (name: string, m: StoredMatrix): Weight => {
+    const cq = m.kind === 'blocks' ? crossQuantFor(name, m) : undefined;
+    const weight = m.kind === 'groups' ? uploadGroupWeight(device, name, m.quant, m.colScale)
+      : cq ? { ...uploadWeight(device, name, m.type, cq.bytes, m.rows, m.cols), crossQuant: cq.input } as Weight
+        : uploadWeight(device, name, m.type, m.bytes, m.rows, m.cols, lut);
     buffers.push(...weightTensors(weight));
     return weight;
+  };
+  const matrix = async (name: string, rows: number, cols: number): Promise<Weight> => uploadMatrix(name, await readMatrix(name, rows, cols));
+  /** The parts as one matrix (`combine`) when fusing is asked for and possible (fusionBlocker), else each on its own. */
+  const fusable = <P extends string>(fuseThem: boolean, fusedName: string, parts: Record<P, [name: string, m: StoredMatrix]>, combine: (ms: StoredMatrix[]) => StoredMatrix) => {
+    const entries = Object.entries(parts) as [P, [string, StoredMatrix]][];
+    const stored = entries.map(([, [, m]]) => m);
+    if (fuseThem && !fusionBlocker(stored)) return { fused: uploadMatrix(fusedName, combine(stored)) };
+    return Object.fromEntries(entries.map(([role, [name, m]]) => [role, uploadMatrix(name, m)])) as Record<P, Weight>;
   };
   const rowSplit = async (name: string, rows: number, cols: number, asLinear: boolean): Promise<RowSplitWeight> => {
     // Group-quantized matrices are not split (one piece): fine below the binding limit, which the LUT planes of a
     // vocabulary-sized matrix at ≤ 8 bits reach only past ~130M weights.
-    if (isGroupQuantized(file, name)) return { rows, cols, pieces: [{ firstRow: 0, weight: await groupMatrix(name, rows, cols) }] };
+    if (isGroupQuantized(file, name)) return { rows, cols, pieces: [{ firstRow: 0, weight: await matrix(name, rows, cols) }] };
     // A CrossQuant-calibrated output matrix is one piece too (its activations come from one int8 quantization).
     if (asLinear && crossQuant?.columnAbsMax[name]) return { rows, cols, pieces: [{ firstRow: 0, weight: await matrix(name, rows, cols) }] };
     const info = find(name);
@@ -157,17 +178,19 @@ export async function loadLlamaWeights(
     const layers: LayerWeights[] = [];
     for (let i = 0; i < config.nLayers; i++) {
       const n = GGUF_NAMES.layer(i);
-      layers.push({
-        attnNorm: await vector(n.attnNorm, dim),
-        wq: await matrix(n.wq, qDim, dim),
-        wk: await matrix(n.wk, kvDim, dim),
-        wv: await matrix(n.wv, kvDim, dim),
-        wo: await matrix(n.wo, dim, qDim),
-        ffnNorm: await vector(n.ffnNorm, dim),
-        wGate: await matrix(n.wGate, hiddenDim, dim),
-        wUp: await matrix(n.wUp, hiddenDim, dim),
-        wDown: await matrix(n.wDown, dim, hiddenDim),
-      });
+      const attnNorm = await vector(n.attnNorm, dim);
+      const qkv = fusable(fuse.qkv, `blk.${i}.attn_qkv.weight`, {
+        q: [n.wq, await readMatrix(n.wq, qDim, dim)],
+        k: [n.wk, await readMatrix(n.wk, kvDim, dim)],
+        v: [n.wv, await readMatrix(n.wv, kvDim, dim)],
+      }, stackRows);
+      const wo = await matrix(n.wo, dim, qDim);
+      const ffnNorm = await vector(n.ffnNorm, dim);
+      const gateUp = fusable(fuse.gateUp, `blk.${i}.ffn_gate_up.weight`, {
+        gate: [n.wGate, await readMatrix(n.wGate, hiddenDim, dim)],
+        up: [n.wUp, await readMatrix(n.wUp, hiddenDim, dim)],
+      }, ([gate, up]) => interleaveRows(gate!, up!));
+      layers.push({ attnNorm, qkv, wo, ffnNorm, gateUp, wDown: await matrix(n.wDown, dim, hiddenDim) });
     }
     const outputNorm = await vector(GGUF_NAMES.outputNorm, dim);
     const output = hasOutput ? await rowSplit(GGUF_NAMES.output, vocabSize, dim, true) : tokenEmbedding;

@@ -9,6 +9,7 @@ import { bytesSource, readGguf } from '@qgpu/formats';
 import type { DeviceContext } from '@qgpu/gpu';
 import { expectClose, loadReference, readSharedBytes, testGpu, TOLERANCES, type ReferenceName } from '@qgpu/testing';
 import { describe, expect, it } from 'vitest';
+import { layerLinears } from './load.ts';
 import { LlamaModel } from './model.ts';
 
 const gpu = await testGpu();
@@ -45,8 +46,8 @@ const PAD256_ON_SWIFTSHADER = gpu.adapter === 'swiftshader' ? ' (skipped on Swif
 async function checkLutPath(name: string, referenceName: ReferenceName, bits: number, sameFile: boolean, lutBound: 'logitsLutVsDequantExact' | 'logitsLutVsDequantRtn8') {
   const file = await readGguf(bytesSource(readSharedBytes(`models/stories260K/${name}`), name));
   const lutModel = await LlamaModel.load(ctx, file, { kernelPath: 'lut' });
-  const wq = lutModel.weights.layers[0]!.wq;
-  expect(wq.format === 'lut' && wq.bits).toBe(bits);
+  const [wq] = layerLinears(lutModel.weights.layers[0]!); // wq, or [wq; wk; wv] fused (same stored type, same width)
+  expect(wq!.format === 'lut' && wq!.bits).toBe(bits);
   const lut = await teacherForced(lutModel, referenceName);
   lutModel.destroy();
   const dequantModel = await LlamaModel.load(ctx, file, { kernelPath: 'dequant' });

@@ -11,6 +11,8 @@ import { buildForwardPlan } from './forward.ts';
 import { loadLlamaWeights, type CrossQuantOptions, type LlamaWeights } from './load.ts';
 import { positionTables, type PositionEncoding } from './rope.ts';
 import { createWorkspace, type Workspace } from './workspace.ts';
+import { qkvRegionAligned, resolveFusions, type Fusions } from './fuse.ts';
+import type { FuseOptions } from '../engine-api.ts';
 
 export interface LlamaModelOptions {
   /** KV-cache length in tokens (default: the model's trained context; may exceed it). */
@@ -35,6 +37,8 @@ export interface LlamaModelOptions {
   maxBindingBytes?: number;
   /** CrossQuant activation quantization on the dp4a path (calibration from `qgpu calibrate`; docs/quantization.md). */
   crossQuant?: CrossQuantOptions;
+  /** Fusions that cut the dispatches per layer (default: all; docs/performance.md "Fusions", engine-api.ts FuseOptions). */
+  fuse?: boolean | FuseOptions;
 }
 
 export class LlamaModel {
@@ -48,6 +52,8 @@ export class LlamaModel {
     readonly weights: LlamaWeights,
     readonly workspace: Workspace,
     readonly kernelPath: KernelPath,
+    /** The fusions asked for; which layers got a fused matrix is in weights.layers (qkv, gateUp). */
+    readonly fusions: Fusions,
     private readonly decodePlan: Plan,
     private readonly prefillPlan: Plan,
     private readonly pipelineCache: PipelineCache,
@@ -89,10 +95,19 @@ export class LlamaModel {
     }
     checkAttentionDims(config);
     if (options.crossQuant && kernelPath !== 'dp4a') throw new Error(`CrossQuant quantizes the activations of the int8 kernels: it needs kernel path 'dp4a', not '${kernelPath}'`);
-    const weights = await loadLlamaWeights(ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes, options.crossQuant);
+    // The fused QKV linear writes q, k, v as views of one region whose offsets depend on each plan's token count
+    // (1 and the chunk): fused only where those offsets meet the binding-offset alignment.
+    const asked = resolveFusions(options.fuse);
+    const fusions = { ...asked, qkv: asked.qkv && qkvRegionAligned(config, [1, chunk], ctx.device.limits.minStorageBufferOffsetAlignment) };
+    const weights = await loadLlamaWeights(
+      ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes, options.crossQuant, fusions,
+    );
     let workspace: Workspace;
     try {
-      workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache, positions);
+      workspace = createWorkspace(ctx.device, config, seqLen, chunk, kernelPath, kvCache, positions, {
+        qkv: weights.layers.some((l) => 'fused' in l.qkv) ? 'region' : 'separate',
+        up: weights.layers.some((l) => !('fused' in l.gateUp)),
+      });
     } catch (error) {
       weights.destroy();
       throw error;
@@ -101,10 +116,10 @@ export class LlamaModel {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');
       const [decodePlan, prefillPlan] = await Promise.all([
-        buildForwardPlan(cache, config, weights, workspace, 1, 'decode', kernelPath),
-        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill', kernelPath, 'last'),
+        buildForwardPlan(cache, config, weights, workspace, 1, 'decode', kernelPath, fusions),
+        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill', kernelPath, fusions, 'last'),
       ]);
-      return new LlamaModel(ctx, config, weights, workspace, kernelPath, decodePlan, prefillPlan, cache);
+      return new LlamaModel(ctx, config, weights, workspace, kernelPath, fusions, decodePlan, prefillPlan, cache);
     } catch (error) {
       weights.destroy();
       workspace.destroy();
@@ -196,7 +211,7 @@ export class LlamaModel {
   /** The chunk plan with every row's logits, built once on first use (pipelines are already compiled). */
   private prefillAll(): Promise<Plan> {
     this.prefillAllPlan ??= buildForwardPlan(
-      this.pipelineCache, this.config, this.weights, this.workspace, this.workspace.chunkTokens, 'prefill-all', this.kernelPath, 'all',
+      this.pipelineCache, this.config, this.weights, this.workspace, this.workspace.chunkTokens, 'prefill-all', this.kernelPath, this.fusions, 'all',
     );
     return this.prefillAllPlan;
   }

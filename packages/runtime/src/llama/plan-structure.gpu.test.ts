@@ -16,6 +16,15 @@ const openModel = (name: string) => readGguf(bytesSource(readSharedBytes(`models
 const heavySkip = gpu.adapter === 'swiftshader' ? ' (lavapipe only: two-model comparisons take minutes on SwiftShader; the plan code is adapter-independent)' : '';
 /** SwiftShader replays the 16 decode tokens ~20× slower than lavapipe. */
 const MODEL_TEST_MS = 300_000;
+/** Decode dispatches outside the layers: embedding gather; final rms_norm, output linear, argmax (one piece each). */
+const PLAN_EDGES = 4;
+/**
+ * Decode dispatches per layer on the dequant path with every fusion (docs/performance.md "Fusions"): rms_norm, the
+ * q/k/v linear (split epilogue), rope q, rope k, kv_write, attention decode + reduce, the output linear (add
+ * epilogue), rms_norm, the gate/up linear (glu epilogue), the down linear (add epilogue). Unfused: 17 (q, k and v
+ * apart, proj + add_inplace twice, gate and up apart + silu_mul).
+ */
+const FUSED_LAYER_DISPATCHES = 11;
 
 describe.skipIf(!gpu.ctx)(`decode plan structure on ${gpu.adapter}${gpu.ctx ? '' : ` (skipped: ${gpu.reason})`}`, () => {
   const reference = loadReference('stories260K-f32');
@@ -27,6 +36,9 @@ describe.skipIf(!gpu.ctx)(`decode plan structure on ${gpu.adapter}${gpu.ctx ? ''
     const wrapped = countingContext(ctx);
     restore = wrapped.restore;
     const model = await LlamaModel.load(wrapped.ctx, await openModel('stories260K-f32.gguf'), { contextLength: 128, prefillChunk: 8 });
+    // stories260K keeps q, k and v apart (its one-token v view would start 384 bytes in, off the 256-byte binding
+    // alignment; fuse.ts qkvRegionAligned): 2 dispatches more per layer than with every fusion.
+    expect(model.decodeDispatches).toBe(PLAN_EDGES + (FUSED_LAYER_DISPATCHES + 2) * model.config.nLayers);
     const loadCounts = wrapped.counts.current;
     expect(loadCounts.created.createComputePipeline).toBe(0);
     expect(loadCounts.created.createComputePipelineAsync).toBeGreaterThan(0);
@@ -57,6 +69,28 @@ describe.skipIf(!gpu.ctx)(`decode plan structure on ${gpu.adapter}${gpu.ctx ? ''
     }
     // The ids are the real greedy continuation (llama.cpp's), so the counted path is the working one.
     expect(ids).toEqual(reference.greedy.generated_ids.slice(0, tokens));
+    model.destroy();
+  });
+
+  it.skipIf(heavySkip !== '')(`every fusion (pad256-q4_0): ${FUSED_LAYER_DISPATCHES} dispatches per layer (17 unfused), still 1 submit and 0 objects per token${heavySkip}`, { timeout: MODEL_TEST_MS }, async () => {
+    const wrapped = countingContext(ctx);
+    restore = wrapped.restore;
+    const file = await openModel('stories260K-pad256-q4_0.gguf');
+    const unfused = await LlamaModel.load(wrapped.ctx, file, { contextLength: 64, prefillChunk: 8, fuse: false });
+    const nLayers = unfused.config.nLayers;
+    expect(unfused.decodeDispatches).toBe(PLAN_EDGES + 17 * nLayers);
+    unfused.destroy();
+    const model = await LlamaModel.load(wrapped.ctx, file, { contextLength: 64, prefillChunk: 8 });
+    expect(model.decodeDispatches).toBe(PLAN_EDGES + FUSED_LAYER_DISPATCHES * nLayers);
+    let next = (await model.forward(prompt, 0)).next;
+    const tokens = 4;
+    wrapped.counts.current = zeroCounts();
+    for (let i = 0; i < tokens; i++) next = await model.decodeGreedy(prompt.length + i);
+    const c = wrapped.counts.current;
+    expect(next).toBeLessThan(model.config.vocabSize);
+    expect(c.created).toEqual(Object.fromEntries(CREATORS.map((name) => [name, 0])));
+    expect([c.submits, c.commandEncoders, c.passes.length]).toEqual([tokens, tokens, tokens]);
+    expect(c.passes.map((pass) => pass.dispatches)).toEqual(Array.from({ length: tokens }, () => model.decodeDispatches));
     model.destroy();
   });
 

@@ -35,7 +35,7 @@ function gpuPartBytes(type: StoredType, bytes: Uint8Array, rows: number, cols: n
 }
 
 /** File bytes of one row (every supported type stores whole blocks per row). */
-function fileRowBytes(type: StoredType, cols: number): number {
+export function fileRowBytes(type: StoredType, cols: number): number {
   if (type === 'F32') return cols * 4;
   if (type === 'F16') return cols * 2;
   const block = QUANT_BLOCK[type];

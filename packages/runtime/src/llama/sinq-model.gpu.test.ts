@@ -9,6 +9,7 @@ import { loadReferenceModel, ReferenceLlama, scaleColumns } from '@qgpu/referenc
 import * as kernels from '@qgpu/shaders';
 import { expectClose, randomFloats, readSharedBytes, readTensor, runKernel, testGpu, TOLERANCES, upload } from '@qgpu/testing';
 import { describe, expect, it } from 'vitest';
+import { layerLinears } from './load.ts';
 import { LlamaModel } from './model.ts';
 import type { Weight } from './weight.ts';
 
@@ -49,15 +50,18 @@ describe.skipIf(!gpu.ctx)(`SINQ / RTN group-quantized models on ${gpu.adapter}${
     const file = await readGguf(bytesSource(await quantizeGgufModel(source, options), 'quantized.gguf'));
     const model = await LlamaModel.load(ctx, file);
     expect(model.kernelPath).toBe('lut');
-    const wq = model.weights.layers[0]!.wq;
-    expect(wq.format === 'lut' && [wq.bits, wq.inputScale !== undefined]).toEqual([options.bits, options.method === 'sinq']);
+    // The first linear of blk.0 is wq, or [wq; wk; wv] when an RTN file's q/k/v are fused (fuse.ts; SINQ never is).
+    const [wq] = layerLinears(model.weights.layers[0]!);
+    expect(wq!.format === 'lut' && [wq!.bits, wq!.inputScale !== undefined]).toEqual([options.bits, options.method === 'sinq']);
     if (options.method === 'sinq') {
       // q, k and v each carry their own t tensor; per linear (the default) their values differ, shared they are equal.
       const scaleOf = (m: Weight) => {
         if (m.format !== 'lut' || !m.inputScale) throw new Error('expected a SINQ weight');
         return m.inputScale;
       };
-      const [sq, sk] = [wq, model.weights.layers[0]!.wk].map(scaleOf) as [GpuTensor, GpuTensor];
+      const qkv = model.weights.layers[0]!.qkv;
+      if ('fused' in qkv) throw new Error('SINQ linears must not be fused: each reads its own x ⊙ t');
+      const [sq, sk] = [qkv.q, qkv.k].map(scaleOf) as [GpuTensor, GpuTensor];
       expect(sk).not.toBe(sq);
       const [tq, tk] = await Promise.all([sq, sk].map(async (t) => Array.from(new Float32Array(await readTensor(ctx.device, t)))));
       if (options.sharedInputScale) expect(tk).toEqual(tq);

@@ -1,7 +1,7 @@
 // Every activation buffer and the KV cache, allocated once at load (llama2.c's RunState). Buffers are sized for the
 // prefill chunk; the decode plan binds the same buffers and uses their first row.
 import { createTensor, type DType, type GpuTensor } from '@qgpu/gpu';
-import { decodeSplitsFor, type DecodeSplits, type Int8Activations, type KernelPath, type KvCacheLayer, type KvCacheType, type LutActivations } from '../ops.ts';
+import { decodeSplitsFor, rowsOf, type DecodeSplits, type Int8Activations, type KernelPath, type KvCacheLayer, type KvCacheType, type LutActivations } from '../ops.ts';
 import type { LlamaConfig } from './config.ts';
 import { positionTables, type PositionTables } from './rope.ts';
 
@@ -12,13 +12,11 @@ export interface Workspace {
   readonly pieceIds: GpuTensor; // [chunk] u32 — ids relative to one piece of a split embedding table (row-split.ts)
   readonly x: GpuTensor;        // [chunk, dim] residual stream
   readonly xb: GpuTensor;       // [chunk, dim] normed input of attention / FFN
-  readonly q: GpuTensor;        // [chunk, q_dim]
-  readonly k: GpuTensor;        // [chunk, kv_dim]
-  readonly v: GpuTensor;        // [chunk, kv_dim]
+  readonly qkv: QkvBuffers;     // q [chunk, q_dim], k, v [chunk, kv_dim]: see qkvOf
   readonly attOut: GpuTensor;   // [chunk, q_dim]
   readonly proj: GpuTensor;     // [chunk, dim] output of wo and of w_down, added to x
-  readonly gate: GpuTensor;     // [chunk, hidden_dim]
-  readonly up: GpuTensor;       // [chunk, hidden_dim]
+  readonly gate: GpuTensor;     // [chunk, hidden_dim] — also silu(gate)·up
+  readonly up: GpuTensor | undefined; // [chunk, hidden_dim] — only when some layer keeps w_up apart (fuse.ts)
   readonly splits: DecodeSplits; // flash-decoding partials [n_heads, n_splits, 2 | head_dim] (ops.ts decodeSplitsFor)
   readonly logits: GpuTensor;   // [chunk, vocab]
   /** dp4a path only: the int8 form of whichever linear input is current, sized for the widest (dim, q_dim, hidden_dim). */
@@ -33,6 +31,34 @@ export interface Workspace {
   readonly stepBuffer: GPUBuffer; // uniform Step { pos, n_tokens }
   readonly byteSize: number;
   destroy(): void;
+}
+
+/**
+ * q, k and v: three buffers, or one region [chunk, q_dim + 2·kv_dim] that a plan of n tokens views as
+ * [n, q_dim] [n, kv_dim] [n, kv_dim] (the fused QKV linear's 'split' epilogue layout, fuse.ts), so the views depend
+ * on the plan (qkvOf).
+ */
+export type QkvBuffers =
+  | { readonly kind: 'separate'; readonly q: GpuTensor; readonly k: GpuTensor; readonly v: GpuTensor }
+  | { readonly kind: 'region'; readonly region: GpuTensor; readonly qDim: number; readonly kvDim: number };
+
+/** Which activation buffers the loaded weights need (fuse.ts): the q/k/v layout, and whether `up` exists. */
+export interface WorkspaceLayout {
+  readonly qkv: QkvBuffers['kind'];
+  readonly up: boolean;
+}
+
+/**
+ * q [n, q_dim], k and v [n, kv_dim] for a plan of n tokens: the first n rows of each buffer, or the three consecutive
+ * blocks of the region (each view's byte offset is a multiple of the binding-offset alignment: fuse.ts
+ * qkvRegionAligned decided the layout).
+ */
+export function qkvOf(ws: Pick<Workspace, 'qkv'>, n: number): { q: GpuTensor; k: GpuTensor; v: GpuTensor } {
+  const b = ws.qkv;
+  if (b.kind === 'separate') return { q: rowsOf(b.q, n), k: rowsOf(b.k, n), v: rowsOf(b.v, n) };
+  const view = (firstElement: number, width: number): GpuTensor =>
+    ({ ...b.region, byteOffset: b.region.byteOffset + firstElement * 4, byteLength: n * width * 4, shape: [n, width] });
+  return { q: view(0, b.qDim), k: view(n * b.qDim, b.kvDim), v: view(n * (b.qDim + b.kvDim), b.kvDim) };
 }
 
 /**
@@ -52,6 +78,7 @@ export type PositionBuffers =
 export function createWorkspace(
   device: GPUDevice, config: LlamaConfig, seqLen: number, chunkTokens: number, kernelPath: KernelPath, kvCacheType: KvCacheType = 'f32',
   tables: PositionTables = positionTables(config.rope, { type: 'rope' }, seqLen, config.contextLength),
+  layout: WorkspaceLayout = { qkv: 'separate', up: true },
 ): Workspace {
   const { dim, qDim, kvDim, hiddenDim, vocabSize, nHeads, nKvHeads, headDim, ropeDim } = config;
   const owned: GpuTensor[] = [];
@@ -116,13 +143,13 @@ export function createWorkspace(
     pieceIds: make('piece_ids', [chunkTokens], 'u32'),
     x: make('x', [chunkTokens, dim]),
     xb: make('xb', [chunkTokens, dim]),
-    q: make('q', [chunkTokens, qDim]),
-    k: make('k', [chunkTokens, kvDim]),
-    v: make('v', [chunkTokens, kvDim]),
+    qkv: layout.qkv === 'region'
+      ? { kind: 'region', region: make('qkv', [chunkTokens, qDim + 2 * kvDim]), qDim, kvDim } as const
+      : { kind: 'separate', q: make('q', [chunkTokens, qDim]), k: make('k', [chunkTokens, kvDim]), v: make('v', [chunkTokens, kvDim]) } as const,
     attOut: make('att_out', [chunkTokens, qDim]),
     proj: make('proj', [chunkTokens, dim]),
     gate: make('gate', [chunkTokens, hiddenDim]),
-    up: make('up', [chunkTokens, hiddenDim]),
+    up: layout.up ? make('up', [chunkTokens, hiddenDim]) : undefined,
     splits: { nSplits, splitLen, ml: make('attn.partial_ml', [nHeads, nSplits, 2]), acc: make('attn.partial_acc', [nHeads, nSplits, headDim]) },
     logits: make('logits', [chunkTokens, vocabSize]),
     int8,
