@@ -38,7 +38,7 @@ export function chooseIterations(singleCallMs: number, options: TimingOptions): 
 }
 
 /** Timestamp queries for one pass: start and end, resolved and copied to a mappable buffer. */
-class PassTimer {
+export class PassTimer {
   private readonly querySet: GPUQuerySet;
   private readonly resolve: GPUBuffer;
   private readonly readback: GPUBuffer;
