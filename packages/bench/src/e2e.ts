@@ -1,7 +1,9 @@
 // `pnpm bench` — end-to-end benchmark of whole models: in Node on the named Dawn adapter (lavapipe by default) and,
 // with --browser, in headless Chromium (SwiftShader) beside the peers (wllama, onnxruntime-web), see browser.ts.
-//   pnpm bench [--adapter lavapipe|swiftshader] [--quick] [--json] [--models a,b] [--browser] [--no-peers]
-//              [--decode-tokens N] [--json-out FILE]      pnpm bench --report RAW.json (tables of a raw record)
+//   pnpm bench [--adapter lavapipe|swiftshader] [--quick] [--json] [--models a,b] [--browser] [--browser-models a,b]
+//              [--no-peers] [--decode-tokens N] [--json-out FILE]      pnpm bench --report RAW.json (tables of a raw record)
+// --browser-models: the models run in Chromium (default: --models); SwiftShader is several times slower than lavapipe,
+// so the largest shapes may be left to Node.
 // --json prints one JSON object {"runs":[…],"peers":[…]} on stdout (progress goes to stderr). Raw records go to
 // packages/bench/results/e2e-<adapter>-<date>[-quick].json. Synthetic models are generated on first use into
 // .cache/models/ (synth.ts).
@@ -171,6 +173,7 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string' },
       browser: { type: 'boolean', default: false },
+      'browser-models': { type: 'string' },
       'no-peers': { type: 'boolean', default: false },
       'decode-tokens': { type: 'string' },
       'json-out': { type: 'string' },
@@ -191,7 +194,8 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg()[0]!;
   const config = configFor(values.quick, values['decode-tokens'] ? Number(values['decode-tokens']) : undefined);
   const models = values.models ? (values.models.split(',') as ModelKey[]) : config.models;
-  for (const m of models) if (!(m in MODELS)) throw new Error(`--models: unknown '${m}' (known: ${Object.keys(MODELS).join(', ')})`);
+  const browserModels = values['browser-models'] ? (values['browser-models'].split(',') as ModelKey[]) : models;
+  for (const m of [...models, ...browserModels]) if (!(m in MODELS)) throw new Error(`--models: unknown '${m}' (known: ${Object.keys(MODELS).join(', ')})`);
   const command = ['pnpm bench', ...process.argv.slice(2)].join(' ');
 
   const ctx = await createDeviceContext(nodeGpu(values.adapter as NodeAdapterName));
@@ -225,7 +229,7 @@ async function main(): Promise<void> {
   let browser: BrowserBenchResult | undefined;
   if (values.browser) {
     browser = await runBrowserBench({
-      models, quick: values.quick, peers: !values['no-peers'], bench: config.bench, perModel: config.perModel, log, modelPath: (k) => modelPath(k as ModelKey, log),
+      models: browserModels, quick: values.quick, peers: !values['no-peers'], bench: config.bench, perModel: config.perModel, log, modelPath: (k) => modelPath(k as ModelKey, log),
     });
     runs.push(...browser.runs);
   }
