@@ -2,10 +2,11 @@
 // (none, residual, residual + gateUp, all) in ONE process, decode measured in alternating rounds (the order rotates
 // each round, so a slow spell of a shared host does not land on one set), medians reported with ratios to 'none'.
 // Per round and set: `tokens` greedy decode steps from the same position (the real per-token path: step write, one
-// pass, one submit, 4-byte readback; tok/s from wall time), and one decode plan in a pass between two timestamp
-// queries (GPU ms per token; lavapipe and SwiftShader time on the CPU, like everything else there).
+// pass, one submit, 4-byte readback; tok/s from wall time), then `tokens` decode plans, each alone in a pass between
+// two timestamp queries (GPU ms per token; lavapipe and SwiftShader time on the CPU, like everything else there).
 //   node --import tsx packages/bench/src/fusion-ab.ts [--model stories260K|smollm2-135m-q4_0|…] [--adapter lavapipe]
 //     [--kernel-path dequant] [--rounds 5] [--tokens 4] [--prompt 8] [--json-out FILE]
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       for (let t = 1; t <= tokens; t++) await model.decodeGreedy(promptTokens + t - 1);
       msPerToken[s]!.push((performance.now() - t0) / tokens);
-      if (timer) gpuMs[s]!.push(await gpuMsPerToken(ctx, model, timer, promptTokens));
+      for (let t = 0; timer && t < tokens; t++) gpuMs[s]!.push(await gpuMsPerToken(ctx, model, timer, promptTokens));
     }
     log(`round ${r + 1}/${rounds}: ${SETS.map((set, s) => `${set.name} ${msPerToken[s]!.at(-1)!.toFixed(1)} ms`).join(', ')}`);
   }
@@ -87,18 +88,24 @@ async function main(): Promise<void> {
     const gpu = timer ? median(gpuMs[s]!) : null;
     return {
       set: set.name, fuse: set.fuse, dispatchesPerToken: models[s]!.decodeDispatches,
-      tokS: 1000 / ms, msPerToken: ms, speedup: none.ms / ms, gpuMsPerToken: gpu, gpuSpeedup: gpu !== null && none.gpu !== null ? none.gpu / gpu : null,
+      tokS: 1000 / ms, msPerToken: ms, speedup: none.ms / ms, bestMsPerToken: Math.min(...msPerToken[s]!), gpuMsPerToken: gpu, gpuSpeedup: gpu !== null && none.gpu !== null ? none.gpu / gpu : null,
       msPerTokenRounds: msPerToken[s]!, gpuMsRounds: timer ? gpuMs[s]! : null,
     };
   });
   models.forEach((m) => m.destroy());
   timer?.destroy();
   const command = ['node --import tsx packages/bench/src/fusion-ab.ts', ...process.argv.slice(2)].join(' ');
-  const record = { command, model: key, adapter: adapterName(ctx), device: ctx.adapterInfo.description, kernelPath, rounds, tokens, promptTokens, loadAverage, rows };
-  log(`| set | dispatches/token | decode tok/s (median) | × none | GPU ms/token (median) | × none |`);
-  log('|---|---|---|---|---|---|');
+  // The tree measured: its commit and the kernel/runtime files that differed from it (a working tree shared by several
+  // people may hold someone's uncommitted kernel change).
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+  const tree = { head: git('rev-parse', '--short', 'HEAD'), uncommitted: git('status', '--porcelain', '--', 'shaders', 'packages/runtime/src').split('\n').filter(Boolean) };
+  const record = { command, tree, model: key, adapter: adapterName(ctx), device: ctx.adapterInfo.description, kernelPath, rounds, tokens, promptTokens, loadAverage, rows };
+  // The best round too: on a shared host noise only ever adds time, so the minimum is the least disturbed figure.
+  log(`| set | dispatches/token | decode tok/s (median) | × none | best round ms/token | GPU ms/token (median) | × none |`);
+  log('|---|---|---|---|---|---|---|');
   for (const row of rows) {
-    log(`| ${row.set} | ${row.dispatchesPerToken} | ${row.tokS.toFixed(2)} | ${row.speedup.toFixed(3)} | ${row.gpuMsPerToken?.toFixed(2) ?? '—'} | ${row.gpuSpeedup?.toFixed(3) ?? '—'} |`);
+    log(`| ${row.set} | ${row.dispatchesPerToken} | ${row.tokS.toFixed(2)} | ${row.speedup.toFixed(3)} | ${row.bestMsPerToken.toFixed(2)} | `
+      + `${row.gpuMsPerToken?.toFixed(2) ?? '—'} | ${row.gpuSpeedup?.toFixed(3) ?? '—'} |`);
   }
   log(`load average ${loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
   if (values['json-out']) writeFileSync(values['json-out'], `${JSON.stringify(record, null, 2)}\n`);
