@@ -2,8 +2,9 @@
 // dispatch (the bandwidth roofline). Each builds a one-dispatch Plan the way the runtime does, times it, and frees
 // its buffers before the next case so at most one large weight lives on the device at a time.
 import { createTensor, PipelineCache, PlanBuilder, type DeviceContext, type DispatchSpec, type GpuTensor } from '@qgpu/gpu';
+import { gemvThreadsPerRow } from '@qgpu/runtime/ops';
 import * as kernels from '@qgpu/shaders';
-import type { KernelDescriptor, ParamValues } from '@qgpu/shaders';
+import type { KernelDescriptor, OverrideValues, ParamValues } from '@qgpu/shaders';
 import { timePlan, type Timing, type TimingOptions } from './timing.ts';
 import type { LutBits } from '@qgpu/formats';
 import {
@@ -77,16 +78,46 @@ export function skipReason(ctx: DeviceContext, format: Format, shape: Shape): st
   return null;
 }
 
-function dispatchMatmul<K extends KernelDescriptor>(builder: PlanBuilder, kernel: K, shape: Shape, tensors: Record<string, GpuTensor>): void {
-  const [wx, wy] = splitWorkgroups(shape.rows, builder.ctx.limits.maxComputeWorkgroupsPerDimension);
+/**
+ * The decode GEMVs the runtime dispatches (ops.ts linear): the *_sg variant where the device has `subgroups`. Dense
+ * f32/f16 have a single variant.
+ */
+const MATMUL_SG_KERNELS = {
+  f32: kernels.matmul_f32,
+  f16: kernels.matmul_f16,
+  q8_0: kernels.matmul_q8_0_sg,
+  q6_k: kernels.matmul_q6_k_sg,
+  q5_0: kernels.matmul_q5_0_sg,
+  q4_k: kernels.matmul_q4_k_sg,
+  q4_0: kernels.matmul_q4_0_sg,
+} as const satisfies Record<Format, KernelDescriptor>;
+const DP4A_SG_KERNELS = {
+  q8_0: kernels.matmul_dp4a_q8_0_sg,
+  q4_k: kernels.matmul_dp4a_q4_k_sg,
+  q4_0: kernels.matmul_dp4a_q4_0_sg,
+} as const satisfies Record<Dp4aFormat, KernelDescriptor>;
+
+/**
+ * matmul_*: WG_SIZE / threadsPerRow rows per workgroup (lib/body/gemv_rows.wgsl), the workgroups split over x and y;
+ * without threadsPerRow, the runtime's choice for these cols (ops.ts gemvThreadsPerRow).
+ */
+function dispatchMatmul<K extends KernelDescriptor>(
+  builder: PlanBuilder, kernel: K, shape: Shape, tensors: Record<string, GpuTensor>, threadsPerRow: number,
+): void {
+  const rowsPerGroup = kernels.matmul_f32.overrides.WG_SIZE / threadsPerRow;
+  const [wx, wy] = splitWorkgroups(Math.ceil(shape.rows / rowsPerGroup), builder.ctx.limits.maxComputeWorkgroupsPerDimension);
   // The catalog types bindings per kernel; this one function serves all seven, and PlanBuilder checks at run time
   // that every binding the kernel declares is present.
   builder.dispatch(kernel, {
     params: { rows: shape.rows, cols: shape.cols } as unknown as ParamValues<K>,
     bindings: tensors as DispatchSpec<K>['bindings'],
+    overrides: { THREADS_PER_ROW: threadsPerRow } as OverrideValues<K>,
     workgroups: [wx, wy, shape.tokens],
   });
 }
+
+/** The kernel label of a decode GEMV timed at `threadsPerRow` lanes per row. */
+const gemvLabel = (name: string, threadsPerRow: number) => `${name} (${threadsPerRow} lanes/row)`;
 
 /** gemm_*: x = blocks of WG_SIZE rows, y = tiles of TILE_TOKENS tokens (see the kernels' headers). */
 function dispatchGemm<K extends KernelDescriptor>(builder: PlanBuilder, kernel: K, shape: Shape, tensors: Record<string, GpuTensor>): void {
@@ -124,14 +155,21 @@ async function timeLinear(
   }
 }
 
-/** Times one linear layer in `format` with f32 activations (the path every adapter has). */
-export async function benchMatmul(ctx: DeviceContext, variant: Variant, format: Format, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+/**
+ * Times one linear layer in `format` with f32 activations (the path every adapter has). The decode GEMV is the
+ * variant the runtime picks on this device (subgroups or not) at `threadsPerRow` lanes per row (default: the runtime's
+ * choice).
+ */
+export async function benchMatmul(
+  ctx: DeviceContext, variant: Variant, format: Format, shape: Shape, options: TimingOptions, threadsPerRow = gemvThreadsPerRow(shape.cols),
+): Promise<MatmulResult> {
   const weights = uploadWeights(ctx, format, shape.rows, shape.cols);
-  const kernel = variant === 'gemm' ? GEMM_KERNELS[format] : MATMUL_KERNELS[format];
-  return timeLinear(ctx, kernel.name, format, shape, weights, [], (builder, x, out) => {
+  const kernel = variant === 'gemm' ? GEMM_KERNELS[format] : (ctx.features.has('subgroups') ? MATMUL_SG_KERNELS : MATMUL_KERNELS)[format];
+  const label = variant === 'gemm' ? kernel.name : gemvLabel(kernel.name, threadsPerRow);
+  return timeLinear(ctx, label, format, shape, weights, [], (builder, x, out) => {
     const tensors = { ...weights.tensors, x, out };
     if (variant === 'gemm') dispatchGemm(builder, kernel, shape, tensors);
-    else dispatchMatmul(builder, kernel, shape, tensors);
+    else dispatchMatmul(builder, kernel, shape, tensors, threadsPerRow);
   }, options);
 }
 
@@ -140,14 +178,17 @@ export async function benchMatmul(ctx: DeviceContext, variant: Variant, format: 
  * or the tiled gemm_dp4a_<format> (prefill). The quantization is counted: it is per linear input, shared at most by
  * the 2–3 linears reading the same activation (q/k/v, gate/up).
  */
-export async function benchDp4a(ctx: DeviceContext, variant: Variant, format: Dp4aFormat, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+export async function benchDp4a(
+  ctx: DeviceContext, variant: Variant, format: Dp4aFormat, shape: Shape, options: TimingOptions, threadsPerRow = gemvThreadsPerRow(shape.cols),
+): Promise<MatmulResult> {
   const weights = uploadWeights(ctx, format, shape.rows, shape.cols);
   const int8 = {
     xq: createTensor(ctx.device, 'xq', [shape.tokens, shape.cols / 4], 'u32'),
     xd: createTensor(ctx.device, 'xd', [shape.tokens, shape.cols / 32], 'f32'),
     xs: createTensor(ctx.device, 'xs', [shape.tokens, shape.cols / 32], 'f32'),
   };
-  const kernel = variant === 'gemm' ? `gemm_dp4a_${format}` as const : DP4A_KERNELS[format].name;
+  const gemv = (ctx.features.has('subgroups') ? DP4A_SG_KERNELS : DP4A_KERNELS)[format];
+  const kernel = variant === 'gemm' ? `gemm_dp4a_${format}` as const : gemvLabel(gemv.name, threadsPerRow);
   return timeLinear(ctx, `quantize_act_q8+${kernel}`, `dp4a_${format}`, shape, weights, Object.values(int8), (builder, x, out) => {
     const nBlocks = (shape.tokens * shape.cols) / 32;
     builder.dispatch(kernels.quantize_act_q8, {
@@ -158,7 +199,7 @@ export async function benchDp4a(ctx: DeviceContext, variant: Variant, format: Dp
     // Q8_0's GEMV has no offset term and declares no xs; every other kernel here reads all three.
     const tensors = { ...weights.tensors, ...(variant === 'matmul' && format === 'q8_0' ? { xq: int8.xq, xd: int8.xd } : int8), out };
     if (variant === 'gemm') dispatchGemm(builder, kernels[kernel as `gemm_dp4a_${Dp4aFormat}`], shape, tensors);
-    else dispatchMatmul(builder, DP4A_KERNELS[format], shape, tensors);
+    else dispatchMatmul(builder, gemv, shape, tensors, threadsPerRow);
   }, options);
 }
 

@@ -5,12 +5,17 @@
 // (lut_build + lut_gemv at 1, 2, 3, 4 and 8 bits) on the same shapes, and prints them side by side per bit width.
 //   node --import tsx packages/bench/src/kernels.ts [--adapter lavapipe|swiftshader] [--quick]
 //        [--formats f32,q4_0,…] [--paths dequant,dp4a,lut] [--shapes 576x1536,64@576x1536,…] [--json-out FILE]
+//        [--threads-per-row auto,64,16,…]
+// The decode GEMVs are the variant the runtime dispatches on this device (the *_sg kernels where it has subgroups), at
+// the lanes per row (THREADS_PER_ROW) the runtime picks ('auto', ops.ts gemvThreadsPerRow) or at each of a list of
+// settings, timed side by side in one run (their ratios are what count on a shared, noisy machine).
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDeviceContext, type DeviceContext } from '@qgpu/gpu';
 import { nodeGpu, type NodeAdapterName } from '@qgpu/gpu/node';
+import { gemvThreadsPerRow } from '@qgpu/runtime/ops';
 import { adapterName } from './adapter.ts';
 import { benchCopy, benchDp4a, benchLut, benchMatmul, copyWordsFor, lutSkipReason, parseShape, shapeLabel, skipReason, type CopyResult, type MatmulResult, type Shape } from './cases.ts';
 import { copyTable, markdownTable, pathTable, shapeList, writeRecord, type Row, type RunRecord, type Skip } from './report.ts';
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
       paths: { type: 'string', default: 'dequant,dp4a,lut' },
       shapes: { type: 'string' },
       'json-out': { type: 'string' },
+      'threads-per-row': { type: 'string', default: 'auto' },
     },
   });
   const started = performance.now();
@@ -71,6 +77,12 @@ async function main(): Promise<void> {
   log(`adapter: ${adapter} — ${ctx.adapterInfo.description} (features: ${[...ctx.features].join(', ')})`);
   log(`shapes (rows×cols = out×in): ${shapeList(shapes)}`);
 
+  const threadSettings = values['threads-per-row'].split(',').map((t) => (t === 'auto' ? 'auto' as const : Number(t)));
+  for (const t of threadSettings) {
+    if (t !== 'auto' && !(Number.isInteger(t) && t >= 1 && t <= 64 && (t & (t - 1)) === 0)) throw new Error(`--threads-per-row: '${t}' is not auto or a power of two 1..64`);
+  }
+  /** The THREADS_PER_ROW settings a decode shape runs at ('auto' resolved, duplicates dropped). */
+  const threadsFor = (shape: Shape) => [...new Set(threadSettings.map((t) => (t === 'auto' ? gemvThreadsPerRow(shape.cols) : t)))];
   const paths = new Set(values.paths.split(','));
   for (const p of paths) if (!['dequant', 'dp4a', 'lut'].includes(p)) throw new Error(`--paths: unknown '${p}' (known: dequant, dp4a, lut)`);
   const hasDp4a = ctx.wgslFeatures.has('packed_4x8_integer_dot_product');
@@ -99,12 +111,14 @@ async function main(): Promise<void> {
     for (const format of paths.has('dequant') ? formats : []) {
       const reason = skipReason(ctx, format, shape);
       if (reason) skip(format, shape, reason);
-      else for (const variant of variants) await keep(await benchMatmul(ctx, variant, format, shape, options));
+      else if (shape.tokens > 1) for (const variant of variants) await keep(await benchMatmul(ctx, variant, format, shape, options));
+      else for (const threads of threadsFor(shape)) await keep(await benchMatmul(ctx, 'matmul', format, shape, options, threads));
     }
     for (const format of paths.has('dp4a') && hasDp4a ? DP4A_FORMATS : []) {
       const reason = skipReason(ctx, format, shape);
       if (reason) skip(`dp4a_${format}`, shape, reason);
-      else for (const variant of variants) await keep(await benchDp4a(ctx, variant, format, shape, options));
+      else if (shape.tokens > 1) for (const variant of variants) await keep(await benchDp4a(ctx, variant, format, shape, options));
+      else for (const threads of threadsFor(shape)) await keep(await benchDp4a(ctx, 'matmul', format, shape, options, threads));
     }
     for (const bits of paths.has('lut') ? LUT_BITS_BENCHED : []) {
       const reason = lutSkipReason(ctx, bits, shape);
@@ -122,6 +136,7 @@ async function main(): Promise<void> {
   console.log(`- activations f32; median of ${options.repeats} measurements, each N calls in one pass and one submit\n`);
   console.log(markdownTable(rows));
   console.log(`\n## Kernel paths per bit width (decode GEMV; dp4a and lut include their activation kernel)\n\n${pathTable(rows)}`);
+  if (threadSettings.length > 1) console.log(`\n## Decode GEMV lanes per row (THREADS_PER_ROW), same run\n\n${lanesTable(rows)}`);
   console.log(`\n${copyTable([...copies.values()])}`);
   if (skipped.length > 0) console.log(`\nSkipped:\n${skipped.map((s) => `- ${s.format} ${shapeLabel(s.shape)}: ${s.reason}`).join('\n')}`);
 
@@ -146,6 +161,31 @@ async function main(): Promise<void> {
   const out = values['json-out'] ?? join(results, `${adapter}-${date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`);
   writeRecord(out, record);
   log(`raw results: ${out}`);
+}
+
+/**
+ * Per decode GEMV and shape: µs/call at each lanes-per-row setting and the speed-up over 64 lanes (the one-row
+ * kernel), from rows labelled `<kernel> (<n> lanes/row)`.
+ */
+function lanesTable(rows: readonly Row[]): string {
+  const groups = new Map<string, Map<number, number>>();
+  for (const { result } of rows) {
+    const m = /^(.*) \((\d+) lanes\/row\)$/.exec(result.kernel);
+    if (!m || result.shape.tokens !== 1) continue;
+    const key = `${m[1]} | ${shapeLabel(result.shape)}`;
+    if (!groups.has(key)) groups.set(key, new Map());
+    groups.get(key)!.set(Number(m[2]), result.medianWallUs);
+  }
+  const settings = [...new Set([...groups.values()].flatMap((g) => [...g.keys()]))].sort((a, b) => b - a);
+  const header = `| kernel | shape | ${settings.map((t) => `${t} lanes µs (×64)`).join(' | ')} |`;
+  const lines = [...groups].map(([key, g]) => {
+    const base = g.get(64);
+    return `| ${key} | ${settings.map((t) => {
+      const us = g.get(t);
+      return us === undefined ? '—' : `${us.toFixed(0)}${base ? ` (${(base / us).toFixed(2)}×)` : ''}`;
+    }).join(' | ')} |`;
+  });
+  return [header, `|${'---|'.repeat(settings.length + 2)}`, ...lines].join('\n');
 }
 
 // Dawn keeps Node's event loop alive, so the script exits explicitly (docs/environment.md).

@@ -206,6 +206,18 @@ function epilogueSpec(w: Weight, out: GpuTensor, nTokens: number, epilogue: Line
 }
 
 /**
+ * Lanes per output row of the decode GEMVs (override THREADS_PER_ROW, lib/body/gemv_rows.wgsl) for rows of `cols`
+ * columns: 4, so a 64-lane workgroup computes 16 rows (fewer lanes only for rows of fewer than four 32-column units,
+ * which would leave lanes idle). Measured on lavapipe and SwiftShader over 1, 2, 4, 8, 16, 32 and 64 lanes on decode
+ * shapes 576..8192 columns wide (docs/performance.md "Decode GEMV: rows per workgroup"): 4 lanes is within noise of the
+ * best setting on every shape and 1.2–13× faster than one row per workgroup (64 lanes).
+ */
+export function gemvThreadsPerRow(cols: number): number {
+  const units = Math.ceil(cols / 32);
+  return Math.min(4, 2 ** Math.ceil(Math.log2(units)));
+}
+
+/**
  * out[t] = W · x[t]; given `x8` (x quantized by int8Input), Q8_0/Q4_0/Q4_K weights use the integer-dot kernels (the
  * tiled int8 GEMM for a prefill chunk, the GEMV per token for decode). LUT
  * weights need `xl` (x's tables from lutInput) and run lut_gemv for every token of the chunk at once (z = token).
@@ -229,8 +241,13 @@ export function linear(
       label,
     });
   }
-  const [wx, wy] = split(slots, p.ctx.limits.maxComputeWorkgroupsPerDimension);
-  const spec = { params: { rows: w.rows, cols: w.cols }, overrides, workgroups: [wx, wy, nTokens] as const, label };
+  // The decode GEMVs: WG_SIZE / THREADS_PER_ROW output slots per workgroup (lib/body/gemv_rows.wgsl).
+  const threadsPerRow = gemvThreadsPerRow(w.cols);
+  const slotGroups = Math.ceil(slots / (kernels.matmul_f32.overrides.WG_SIZE / threadsPerRow));
+  const [wx, wy] = split(slotGroups, p.ctx.limits.maxComputeWorkgroupsPerDimension);
+  const spec = {
+    params: { rows: w.rows, cols: w.cols }, overrides: { ...overrides, THREADS_PER_ROW: threadsPerRow }, workgroups: [wx, wy, nTokens] as const, label,
+  };
   // The quantized GEMVs reduce with subgroupAdd where the device has subgroups (the *_sg kernels), else through
   // workgroup memory; both are correct for any subgroup size (lib/reduce_subgroup.wgsl).
   const sg = hasSubgroups(p);

@@ -5,13 +5,16 @@
 //   x        read            [n_tokens, cols]    act
 //   weight   read            [rows, cols]        f32
 //   out      read_write      [n_tokens, rows]    act (laid out by the epilogue)
-// Dispatch: one workgroup per (output slot, token): slot = x + y·(x-count), z = token (lib/body/matmul_cols.wgsl).
-//   WG_SIZE threads stride over cols and reduce in f32 through workgroup memory.
-// Overrides: WG_SIZE — power of two; EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
+// Dispatch: one workgroup per (WG_SIZE / THREADS_PER_ROW output slots, token): slot group = x + y·(x-count),
+//   z = token (lib/body/matmul_cols.wgsl). A slot's THREADS_PER_ROW lanes stride over cols and reduce in f32 through
+//   workgroup memory.
+// Overrides: WG_SIZE — power of two; THREADS_PER_ROW — power of two (capped at WG_SIZE), lanes per output slot
+//   (lib/body/gemv_rows.wgsl); EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
 //! import "lib/body/matmul_cols.wgsl"
 //! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
+override THREADS_PER_ROW: u32 = 64u;
 
 struct Params {
   rows: u32,

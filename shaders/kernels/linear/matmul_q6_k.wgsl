@@ -9,15 +9,17 @@
 //   scales   read            (see lib/quant/q6_k.wgsl) u32
 //   d        read            (see lib/quant/q6_k.wgsl) u32
 //   out      read_write      [n_tokens, rows]    act (laid out by the epilogue)
-// Dispatch: one workgroup per (output slot, token): slot = x + y·(x-count), token = z; a slot is one row, or a
-//   gate/up row pair in glu mode. Each thread takes 32-element units
+// Dispatch: one workgroup per (WG_SIZE / THREADS_PER_ROW output slots, token): slot group = x + y·(x-count),
+//   token = z; a slot is one row, or a gate/up row pair in glu mode. Each thread takes 32-element units
 //   (a block, or a K-quant sub-block) of the row in turn; cols is a multiple of 32 (256 for K-quants).
-// Overrides: WG_SIZE — power of two; EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
+// Overrides: WG_SIZE — power of two; THREADS_PER_ROW — power of two (capped at WG_SIZE), lanes per output slot
+//   (lib/body/gemv_rows.wgsl); EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
 //! import "lib/quant/q6_k_dot.wgsl"
 //! import "lib/body/matmul_units.wgsl"
 //! import "lib/reduce.wgsl"
 
 override WG_SIZE: u32 = 64u;
+override THREADS_PER_ROW: u32 = 64u;
 
 struct Params {
   rows: u32,

@@ -1,35 +1,27 @@
-// The decode GEMV body shared by every matmul_<format> kernel: one workgroup per (output slot, token), each thread
-// takes 32-element units of the slot's row(s) in turn (unit_dot from the format's lib/quant/<format>_dot.wgsl), then
-// a workgroup sum per row and the epilogue (lib/body/epilogue.wgsl; in glu mode a slot is a gate/up row pair, summed
-// side by side). The importing kernel declares `params { rows, cols }`, `x`, `out`, its weight parts and
-// `override WG_SIZE`, and imports the workgroup_sum it reduces with: lib/reduce.wgsl, or lib/reduce_subgroup.wgsl in
-// the *_sg variants. Dispatch: slot = x + y·(x-count), token = z, n_tokens = z-count.
-//! import "lib/body/epilogue.wgsl"
+// The decode GEMV body shared by every matmul_<format> kernel (scheme: lib/body/gemv_rows.wgsl): a slot's lanes take
+// 32-element units of its row(s) in turn (unit_dot from the format's lib/quant/<format>_dot.wgsl). The importing
+// kernel declares `params { rows, cols }`, `x`, `out`, its weight parts and the overrides WG_SIZE and THREADS_PER_ROW,
+// and imports lib/reduce.wgsl, or lib/reduce_subgroup.wgsl in the *_sg variants.
+//! import "lib/body/gemv_rows.wgsl"
 
 fn matmul_units(wg: vec3u, groups: vec3u, lid: u32) {
-  let slot = wg.x + wg.y * groups.x;
-  if (slot >= epilogue_slots(params.rows)) {
+  let first_slot = gemv_first_slot(wg, groups);
+  if (first_slot >= epilogue_slots(params.rows)) {
     return;
   }
+  let g = gemv_lane(first_slot, lid);
   let token = wg.z;
   let pair = epilogue_rows_per_slot();
   let units_per_row = params.cols / 32u;
-  let first_unit = slot * pair * units_per_row;
+  let first_unit = g.slot * pair * units_per_row;
   var acc0 = 0.0;
   var acc1 = 0.0;
-  for (var u = lid; u < units_per_row; u += WG_SIZE) {
+  for (var u = g.lane; u < select(0u, units_per_row, g.live); u += row_lanes()) {
     let x_offset = token * params.cols + 32u * u;
     acc0 += unit_dot(first_unit + u, x_offset);
     if (pair == 2u) {
       acc1 += unit_dot(first_unit + units_per_row + u, x_offset);
     }
   }
-  let y0 = workgroup_sum(lid, acc0);
-  var y1 = 0.0;
-  if (pair == 2u) {
-    y1 = workgroup_sum(lid, acc1);
-  }
-  if (lid == 0u) {
-    epilogue_store(params.rows, groups.z, token, slot, y0, y1);
-  }
+  gemv_finish(g, lid, token, groups.z, acc0, acc1);
 }
