@@ -63,15 +63,15 @@ export function buildForwardPlan(
   w.layers.forEach((layer, l) => {
     rmsNorm(p, x, layer.attnNorm, xb, n, normEps);                     // xb = rmsnorm(x)           [n, dim]
     if ('fused' in layer.qkv) {
-      const wqkv = layer.qkv.fused;                                      // [Wq; Wk; Wv]              [q_dim + 2·kv_dim, dim]
+      const wqkv = layer.qkv.fused;                                    // [Wq; Wk; Wv]              [q_dim + 2·kv_dim, dim]
       const split: LinearEpilogue = { kind: 'split', segmentRows: [qDim, kvDim, kvDim] };
-      mat(wqkv, xb, qkv(), `blk.${l}.qkv`, prep(xb, wqkv), split);         // q, k, v = Wqkv·xb         [n, q_dim] [n, kv_dim] ×2
+      mat(wqkv, xb, qkv(), `blk.${l}.qkv`, prep(xb, wqkv), split);     // q, k, v = Wqkv·xb         [n, q_dim] [n, kv_dim] ×2
     } else {
       const { q: wq, k: wk, v: wv } = layer.qkv;
-      const xbIn = prep(xb, wq, wk, wv);                                 // xbIn = int8 / tables of xb
-      mat(wq, xb, q, `blk.${l}.q`, xbIn);                                // q = Wq·xb                 [n, q_dim]
-      mat(wk, xb, k, `blk.${l}.k`, xbIn);                                // k = Wk·xb                 [n, kv_dim]
-      mat(wv, xb, v, `blk.${l}.v`, xbIn);                                // v = Wv·xb                 [n, kv_dim]
+      const xbIn = prep(xb, wq, wk, wv);                               // xbIn = int8 / tables of xb
+      mat(wq, xb, q, `blk.${l}.q`, xbIn);                              // q = Wq·xb                 [n, q_dim]
+      mat(wk, xb, k, `blk.${l}.k`, xbIn);                              // k = Wk·xb                 [n, kv_dim]
+      mat(wv, xb, v, `blk.${l}.v`, xbIn);                              // v = Wv·xb                 [n, kv_dim]
     }
     const cache = ws.kvCache[l]!;                                      // this layer's cache        [seq, kv_dim]
     if (pe.kind === 'rotate') {                                        // RoPE, linear PI, YaRN, 3D-RPE Eq. 4
@@ -89,14 +89,14 @@ export function buildForwardPlan(
     addMat(layer.wo, attOut, `blk.${l}.o`, prep(attOut, layer.wo));    // x += Wo·att               [n, dim]
     rmsNorm(p, x, layer.ffnNorm, xb, n, normEps);                      // xb = rmsnorm(x)           [n, dim]
     if ('fused' in layer.gateUp) {
-      const wgu = layer.gateUp.fused;                                    // rows gate_0, up_0, …      [2·hidden, dim]
-      mat(wgu, xb, gate, `blk.${l}.gate_up`, prep(xb, wgu), GLU);        // gate = silu(Wg·xb)·(Wu·xb) [n, hidden]
+      const wgu = layer.gateUp.fused;                                  // rows gate_0, up_0, …      [2·hidden, dim]
+      mat(wgu, xb, gate, `blk.${l}.gate_up`, prep(xb, wgu), GLU);      // gate = silu(Wg·xb)·(Wu·xb) [n, hidden]
     } else {
       const { gate: wg, up: wu } = layer.gateUp;
-      const ffnIn = prep(xb, wg, wu);                                    // ffnIn = int8 / tables of xb
-      mat(wg, xb, gate, `blk.${l}.gate`, ffnIn);                         // gate = Wg·xb              [n, hidden]
-      mat(wu, xb, up(), `blk.${l}.up`, ffnIn);                           // up = Wu·xb                [n, hidden]
-      siluMul(p, gate, up(), n * hiddenDim);                             // gate = silu(gate)·up      [n, hidden]
+      const ffnIn = prep(xb, wg, wu);                                  // ffnIn = int8 / tables of xb
+      mat(wg, xb, gate, `blk.${l}.gate`, ffnIn);                       // gate = Wg·xb              [n, hidden]
+      mat(wu, xb, up(), `blk.${l}.up`, ffnIn);                         // up = Wu·xb                [n, hidden]
+      siluMul(p, gate, up(), n * hiddenDim);                           // gate = silu(gate)·up      [n, hidden]
     }
     addMat(layer.wDown, gate, `blk.${l}.down`, prep(gate, layer.wDown)); // x += Wd·gate              [n, dim]
   });
