@@ -3,7 +3,9 @@
 //   0 store  out[t, r] = y[r]
 //   1 add    out[t, r] += y[r] (the residual add; rounds y to act first, as add_inplace does after a store)
 //   2 glu    W's rows are gate/up pairs (gate_0, up_0, gate_1, up_1, …): out[t, i] = silu(y[2i])·y[2i+1], out is
-//            [n_tokens, rows/2]; y is rounded to act first, as silu_mul does after two stores (lib/silu_mul.wgsl)
+//            [n_tokens, rows/2]; y is rounded to act first, as silu_mul does after two stores (lib/silu_mul.wgsl).
+//            Bit-identical to the unfused path with f32 activations; with f16 a compiler may fold the in-register
+//            f32 → f16 → f32 round trip of the gate (lavapipe does: ≤ 1 f16 ulp apart, epilogue-ops.gpu.test.ts)
 //   3 split  W = [Wq; Wk; Wv] by rows, SPLIT_A + SPLIT_B + c = rows: out holds [n, SPLIT_A], then [n, SPLIT_B], then
 //            [n, c] (q, k and v of the n tokens, each contiguous)
 // Kernels iterate over output *slots*: a slot is one weight row, or in glu mode the pair of rows 2i, 2i + 1, whose two
