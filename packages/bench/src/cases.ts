@@ -207,23 +207,28 @@ export async function benchDp4a(
  * Times the LUT path as the runtime runs it for one linear: lut_build (the T-MAC tables of x) then lut_gemv with
  * `bits` bit-planes, groups of 32. The table build is counted, as the int8 path's quantization is.
  */
-export async function benchLut(ctx: DeviceContext, bits: LutBits, shape: Shape, options: TimingOptions): Promise<MatmulResult> {
+export async function benchLut(
+  ctx: DeviceContext, bits: LutBits, shape: Shape, options: TimingOptions, rowsPerWg: number = kernels.lut_gemv.overrides.ROWS_PER_WG,
+): Promise<MatmulResult> {
   const weights = uploadParts(ctx, `lut${bits}`, lutWeightParts(bits, shape.rows, shape.cols));
   const tables = {
     tables: createTensor(ctx.device, 'lut.tables', [shape.tokens, shape.cols / 4, 8], 'f32'),
     sums: createTensor(ctx.device, 'lut.sums', [shape.tokens, shape.cols / 32], 'f32'),
   };
-  return timeLinear(ctx, `lut_build+lut_gemv(b=${bits})`, `lut${bits}`, shape, weights, Object.values(tables), (builder, x, out) => {
+  const gemv = ctx.features.has('subgroups') ? 'lut_gemv_sg' : 'lut_gemv';
+  const rowsLabel = rowsPerWg === kernels.lut_gemv.overrides.ROWS_PER_WG ? '' : `, ${rowsPerWg} rows/wg`;
+  return timeLinear(ctx, `lut_build+${gemv}(b=${bits}${rowsLabel})`, `lut${bits}`, shape, weights, Object.values(tables), (builder, x, out) => {
     builder.dispatch(kernels.lut_build, {
       params: { cols: shape.cols },
       bindings: { x, ...tables },
       workgroups: [Math.ceil(shape.cols / 4 / kernels.lut_build.overrides.WG_SIZE), 1, shape.tokens],
     });
-    const chunks = Math.ceil(shape.rows / kernels.lut_gemv.overrides.ROWS_PER_WG);
-    builder.dispatch(kernels.lut_gemv, {
+    const chunks = Math.ceil(shape.rows / rowsPerWg);
+    // The variant the runtime dispatches (ops.ts linear): subgroupAdd row sums where the device has subgroups.
+    builder.dispatch(kernels[gemv], {
       params: { rows: shape.rows, cols: shape.cols, group: LUT_GROUP },
       bindings: { ...tables, ...weights.tensors, out } as never,
-      overrides: { BITS: bits },
+      overrides: { BITS: bits, ROWS_PER_WG: rowsPerWg },
       workgroups: [...splitWorkgroups(chunks, ctx.limits.maxComputeWorkgroupsPerDimension), shape.tokens],
     });
   }, options);

@@ -5,10 +5,11 @@
 // (lut_build + lut_gemv at 1, 2, 3, 4 and 8 bits) on the same shapes, and prints them side by side per bit width.
 //   node --import tsx packages/bench/src/kernels.ts [--adapter lavapipe|swiftshader] [--quick]
 //        [--formats f32,q4_0,…] [--paths dequant,dp4a,lut] [--shapes 576x1536,64@576x1536,…] [--json-out FILE]
-//        [--threads-per-row auto,64,16,…]
+//        [--threads-per-row auto,64,16,…] [--lut-rows-per-wg 32,4,…]
 // The decode GEMVs are the variant the runtime dispatches on this device (the *_sg kernels where it has subgroups), at
 // the lanes per row (THREADS_PER_ROW) the runtime picks ('auto', ops.ts gemvThreadsPerRow) or at each of a list of
-// settings, timed side by side in one run (their ratios are what count on a shared, noisy machine).
+// settings, timed side by side in one run (their ratios are what count on a shared, noisy machine); likewise
+// lut_gemv at the runtime's ROWS_PER_WG or at each of --lut-rows-per-wg.
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
       shapes: { type: 'string' },
       'json-out': { type: 'string' },
       'threads-per-row': { type: 'string', default: 'auto' },
+      'lut-rows-per-wg': { type: 'string' },
     },
   });
   const started = performance.now();
@@ -83,6 +85,10 @@ async function main(): Promise<void> {
   }
   /** The THREADS_PER_ROW settings a decode shape runs at ('auto' resolved, duplicates dropped). */
   const threadsFor = (shape: Shape) => [...new Set(threadSettings.map((t) => (t === 'auto' ? gemvThreadsPerRow(shape.cols) : t)))];
+  const lutRows = values['lut-rows-per-wg']?.split(',').map(Number) ?? [undefined];
+  for (const r of lutRows) {
+    if (r !== undefined && !(Number.isInteger(r) && r >= 1 && r <= 64 && (r & (r - 1)) === 0)) throw new Error(`--lut-rows-per-wg: '${r}' is not a power of two 1..64`);
+  }
   const paths = new Set(values.paths.split(','));
   for (const p of paths) if (!['dequant', 'dp4a', 'lut'].includes(p)) throw new Error(`--paths: unknown '${p}' (known: dequant, dp4a, lut)`);
   const hasDp4a = ctx.wgslFeatures.has('packed_4x8_integer_dot_product');
@@ -123,7 +129,7 @@ async function main(): Promise<void> {
     for (const bits of paths.has('lut') ? LUT_BITS_BENCHED : []) {
       const reason = lutSkipReason(ctx, bits, shape);
       if (reason) skip(`lut${bits}`, shape, reason);
-      else await keep(await benchLut(ctx, bits, shape, options));
+      else for (const rowsPerWg of lutRows) await keep(await benchLut(ctx, bits, shape, options, rowsPerWg));
     }
   }
 
@@ -135,7 +141,7 @@ async function main(): Promise<void> {
   console.log(`- shapes (rows×cols = out×in): ${shapeList(shapes)}`);
   console.log(`- activations f32; median of ${options.repeats} measurements, each N calls in one pass and one submit\n`);
   console.log(markdownTable(rows));
-  console.log(`\n## Kernel paths per bit width (decode GEMV; dp4a and lut include their activation kernel)\n\n${pathTable(rows)}`);
+  console.log(`\n## Kernel paths per bit width (decode GEMV at the runtime's lanes per row; dp4a and lut include their activation kernel)\n\n${pathTable(rows.filter(({ result }) => isRuntimeChoice(result)))}`);
   if (threadSettings.length > 1) console.log(`\n## Decode GEMV lanes per row (THREADS_PER_ROW), same run\n\n${lanesTable(rows)}`);
   console.log(`\n${copyTable([...copies.values()])}`);
   if (skipped.length > 0) console.log(`\nSkipped:\n${skipped.map((s) => `- ${s.format} ${shapeLabel(s.shape)}: ${s.reason}`).join('\n')}`);
@@ -161,6 +167,16 @@ async function main(): Promise<void> {
   const out = values['json-out'] ?? join(results, `${adapter}-${date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`);
   writeRecord(out, record);
   log(`raw results: ${out}`);
+}
+
+/**
+ * Whether a row is a kernel as the runtime runs it: not a decode GEMV timed at another lanes-per-row setting, nor
+ * lut_gemv at another ROWS_PER_WG (only those carry a `rows/wg` label).
+ */
+function isRuntimeChoice(result: MatmulResult): boolean {
+  if (result.kernel.includes(' rows/wg')) return false;
+  const m = /\((\d+) lanes\/row\)$/.exec(result.kernel);
+  return !m || Number(m[1]) === gemvThreadsPerRow(result.shape.cols);
 }
 
 /**

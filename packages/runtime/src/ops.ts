@@ -235,7 +235,7 @@ export function linear(
     return p.dispatch(hasSubgroups(p) ? kernels.lut_gemv_sg : kernels.lut_gemv, {
       params: { rows: w.rows, cols: w.cols, group: w.group },
       bindings: { ...xl, out, ...w.parts },
-      // ROWS_PER_WG (4) is even, so a glu pair never straddles two workgroups.
+      // ROWS_PER_WG (32) is even, so a glu pair never straddles two workgroups.
       overrides: { BITS: w.bits, ...overrides },
       workgroups: [cx, cy, nTokens],
       label,

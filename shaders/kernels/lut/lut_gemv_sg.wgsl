@@ -12,19 +12,21 @@
 //   out      read_write      [n_tokens, rows]             act (laid out by the epilogue)
 // Dispatch: one workgroup per (chunk of ROWS_PER_WG rows, token): chunk = x + y·(x-count), token = z. The token's
 //   tables are staged into workgroup memory SLAB_COLS columns at a time; lanes take (group, row) items group-major,
-//   so neighbouring lanes read the same 32-byte table (broadcast, methods.md §5.4), and each row's partial sums are
-//   reduced over the workgroup at the end. cols and group are multiples of 32, group divides cols and SLAB_COLS.
-// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — 1..MAX_ROWS (even for glu);
+//   so neighbouring lanes read the same 32-byte table (broadcast, methods.md §5.4) and lane lid only meets row
+//   lid % ROWS_PER_WG; each row's WG_SIZE / ROWS_PER_WG partial sums are added by one lane at the end. The default 32
+//   rows (2 lanes each) is docs/performance.md "Decode GEMV: rows per workgroup". cols and group are multiples of 32, group divides cols and SLAB_COLS.
+// Overrides: WG_SIZE — power of two; BITS — 1..8 (8 holds Q8_0 exactly); ROWS_PER_WG — a power of two dividing WG_SIZE (even for glu);
 //   EPILOGUE, SPLIT_A, SPLIT_B — what is done with y (lib/body/epilogue.wgsl).
-// Variant of lut_gemv for devices with the `subgroups` feature (chosen at plan build, ops.ts): the per-row sums
-//   use subgroupAdd (lib/reduce_subgroup.wgsl, correct for any subgroup size); everything else is lut_gemv's.
+// Variant of lut_gemv for devices with the `subgroups` feature (chosen at plan build, ops.ts). Since the per-row sums
+//   went through workgroup memory by lanes (lib/body/lut_gemv_units.wgsl) it computes exactly what lut_gemv does;
+//   it only takes its scratch from lib/reduce_subgroup.wgsl.
 enable subgroups;
 //! import "lib/body/lut_gemv_units.wgsl"
 //! import "lib/reduce_subgroup.wgsl"
 
 override WG_SIZE: u32 = 64u;
 override BITS: u32 = 4u;
-override ROWS_PER_WG: u32 = 4u;
+override ROWS_PER_WG: u32 = 32u;
 
 struct Params {
   rows: u32,

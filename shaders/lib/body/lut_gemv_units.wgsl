@@ -1,12 +1,10 @@
 // The LUT GEMV body shared by lut_gemv and lut_gemv_sg (see lut_gemv.wgsl's header for the scheme): table staging
-// per slab, the (group, row) items and the per-row workgroup sums. The importing kernel declares `params { rows,
-// cols, group }`, `tables`, `sums`, `planes`, `scales`, `zeros`, `out`, the overrides WG_SIZE, BITS and ROWS_PER_WG,
-// and imports the workgroup_sum it reduces with: lib/reduce.wgsl, or lib/reduce_subgroup.wgsl in lut_gemv_sg. The
-// per-row sums are written through lib/body/epilogue.wgsl (n_tokens = z-count).
+// per slab, the (group, row) items and the per-row sums. The importing kernel declares `params { rows, cols, group }`,
+// `tables`, `sums`, `planes`, `scales`, `zeros`, `out`, the overrides WG_SIZE, BITS and ROWS_PER_WG (a power of two
+// dividing WG_SIZE), and imports lib/reduce.wgsl or lib/reduce_subgroup.wgsl for its `reduce_scratch`. The per-row
+// sums are written through lib/body/epilogue.wgsl (n_tokens = z-count).
 //! import "lib/body/epilogue.wgsl"
 
-// Per-lane accumulators live in a fixed-size function array (WGSL only sizes workgroup arrays by overrides).
-const MAX_ROWS = 8u;
 // 1024 columns of tables = 256 groups × 8 f32 = 8 KiB, half the default 16 KiB workgroup storage (methods.md §1),
 // leaving room for the sums and the reduction scratch. A multiple of both group sizes (32, 64).
 const SLAB_COLS = 1024u;
@@ -51,7 +49,11 @@ fn lut_gemv_rows(wg: vec3u, groups: vec3u, lid: u32) {
     return;
   }
   let token = wg.z;
-  var acc: array<f32, MAX_ROWS>;
+  // Items (group g, row r) are taken group-major, item = g·ROWS_PER_WG + r, in strides of WG_SIZE: since ROWS_PER_WG
+  // divides WG_SIZE, lane lid only ever meets row r = lid % ROWS_PER_WG, so one accumulator per lane suffices.
+  let r = lid % ROWS_PER_WG;
+  let row = first_row + r;
+  var acc = 0.0;
   for (var k0 = 0u; k0 < params.cols; k0 += SLAB_COLS) {
     let slab = min(SLAB_COLS, params.cols - k0);
     let table_base = (token * (params.cols / 4u) + k0 / 4u) * 8u;
@@ -64,30 +66,33 @@ fn lut_gemv_rows(wg: vec3u, groups: vec3u, lid: u32) {
     }
     workgroupBarrier();
     let slab_groups = slab / params.group;
-    for (var item = lid; item < slab_groups * ROWS_PER_WG; item += WG_SIZE) {
-      let r = item % ROWS_PER_WG;
-      let g = item / ROWS_PER_WG;
-      let row = first_row + r;
-      if (row < params.rows) {
+    if (row < params.rows) {
+      for (var g = lid / ROWS_PER_WG; g < slab_groups; g += WG_SIZE / ROWS_PER_WG) {
         let local_block = g * (params.group / 32u);
-        acc[r] += group_term(row, k0 / params.group + g, local_block, k0 / 32u + local_block);
+        acc += group_term(row, k0 / params.group + g, local_block, k0 / 32u + local_block);
       }
     }
     // The next slab overwrites the staged tables only after every lane is done with them.
     workgroupBarrier();
   }
-  // One slot per row, or per gate/up row pair in glu mode (ROWS_PER_WG even there, so a pair never straddles two
-  // workgroups); totals has a spare entry for the unused y1 of the last row.
-  var totals: array<f32, MAX_ROWS + 1u>;
-  for (var r = 0u; r < ROWS_PER_WG; r++) {
-    totals[r] = workgroup_sum(lid, acc[r]);
-  }
-  if (lid == 0u) {
-    let pair = epilogue_rows_per_slot();
-    for (var r = 0u; r < ROWS_PER_WG; r += pair) {
-      if (first_row + r < params.rows) {
-        epilogue_store(params.rows, groups.z, token, (first_row + r) / pair, totals[r], totals[r + 1u]);
-      }
+  // Row r's total: lane r adds the partial sums of lanes r, r + ROWS_PER_WG, … in lane order (3 barriers whatever
+  // ROWS_PER_WG is, no subgroup operation). Then one slot per row, or per gate/up row pair in glu mode (ROWS_PER_WG
+  // even there, so a pair never straddles two workgroups).
+  reduce_scratch[lid] = acc;
+  workgroupBarrier();
+  var total = 0.0;
+  if (lid < ROWS_PER_WG) {
+    for (var i = lid; i < WG_SIZE; i += ROWS_PER_WG) {
+      total += reduce_scratch[i];
     }
+  }
+  workgroupBarrier();
+  if (lid < ROWS_PER_WG) {
+    reduce_scratch[lid] = total;
+  }
+  workgroupBarrier();
+  let pair = epilogue_rows_per_slot();
+  if (lid < ROWS_PER_WG && lid % pair == 0u && row < params.rows) {
+    epilogue_store(params.rows, groups.z, token, row / pair, total, reduce_scratch[min(lid + 1u, WG_SIZE - 1u)]);
   }
 }
