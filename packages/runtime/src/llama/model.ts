@@ -52,7 +52,10 @@ export class LlamaModel {
     readonly weights: LlamaWeights,
     readonly workspace: Workspace,
     readonly kernelPath: KernelPath,
-    /** The fusions asked for; which layers got a fused matrix is in weights.layers (qkv, gateUp). */
+    /**
+     * The fusions asked for, qkv off where the q/k/v views would miss the binding alignment; which layers got a fused
+     * matrix is in weights.layers (qkv, gateUp: parts of different stored types stay apart).
+     */
     readonly fusions: Fusions,
     private readonly decodePlan: Plan,
     private readonly prefillPlan: Plan,
