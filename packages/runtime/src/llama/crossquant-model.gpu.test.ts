@@ -24,6 +24,9 @@ describe.skipIf(!gpu.ctx || noDp4a)(`CrossQuant dp4a model on ${gpu.adapter}${no
     // comparable when every row is a real token.
     const tokens = [1, ...Array.from({ length: 31 }, (_, i) => 3 + ((i * 53) % 500))];
     const { logits } = await model.forward(tokens, 0, 'all');
+    // gate and up read the same input, so their calibrated column absmax are equal and they are fused (fuse.ts): the
+    // reference below checks the fused CrossQuant fold too.
+    expect(model.weights.layers.every((layer) => 'fused' in layer.gateUp)).toBe(true);
     const [wq] = layerLinears(model.weights.layers[0]!); // wq, or [wq; wk; wv] fused: the counter of blk.0's q/k/v input
     const counter = wq!.format === 'q8_0' ? wq!.crossQuant?.zeroCount : undefined;
     expect(counter).toBeDefined();
