@@ -215,7 +215,7 @@ export async function benchLut(
     tables: createTensor(ctx.device, 'lut.tables', [shape.tokens, shape.cols / 4, 8], 'f32'),
     sums: createTensor(ctx.device, 'lut.sums', [shape.tokens, shape.cols / 32], 'f32'),
   };
-  const gemv = ctx.features.has('subgroups') ? 'lut_gemv_sg' : 'lut_gemv';
+  const gemv = 'lut_gemv';
   const rowsLabel = rowsPerWg === kernels.lut_gemv.overrides.ROWS_PER_WG ? '' : `, ${rowsPerWg} rows/wg`;
   return timeLinear(ctx, `lut_build+${gemv}(b=${bits}${rowsLabel})`, `lut${bits}`, shape, weights, Object.values(tables), (builder, x, out) => {
     builder.dispatch(kernels.lut_build, {

@@ -232,7 +232,7 @@ export function linear(
     if (!xl) throw new Error(`${label}: a LUT weight needs the tables of its input (lutInput)`);
     const chunks = Math.ceil(w.rows / kernels.lut_gemv.overrides.ROWS_PER_WG);
     const [cx, cy] = split(chunks, p.ctx.limits.maxComputeWorkgroupsPerDimension);
-    return p.dispatch(hasSubgroups(p) ? kernels.lut_gemv_sg : kernels.lut_gemv, {
+    return p.dispatch(kernels.lut_gemv, {
       params: { rows: w.rows, cols: w.cols, group: w.group },
       bindings: { ...xl, out, ...w.parts },
       // ROWS_PER_WG (32) is even, so a glu pair never straddles two workgroups.

@@ -1,5 +1,5 @@
 // The decode GEMVs in both reduction variants: the workgroup-memory tree (matmul_*) and subgroupAdd
-// (matmul_*_sg and lut_gemv_sg, lib/reduce_subgroup.wgsl), which ops.ts picks when the device has `subgroups`. Lavapipe's subgroups
+// (matmul_*_sg, lib/reduce_subgroup.wgsl), which ops.ts picks when the device has `subgroups`. Lavapipe's subgroups
 // have 8 lanes and SwiftShader's 4 (docs/environment.md), and each variant runs at workgroup sizes 32 and 128 (64,
 // the default, runs in every model test), so a workgroup holds 4 to 32 subgroups. Both variants are checked against the same CPU reference (dequantized
 // weights; for dp4a the int8 twin fed the GPU's own activations) on rows and units per row that are not multiples
@@ -99,30 +99,4 @@ describe.skipIf(!gpu.ctx || !hasSubgroups)(`GEMV reductions, workgroup memory vs
         console.info(`${gpu.adapter} ${sg.name} ${rows}×${cols}×${n} WG_SIZE=${wgSize}: vs twin max |Δ| ${stats.maxAbsError.toExponential(2)}`);
       });
   });
-
-  it.each([[1, 5, 1088, 2, 32], [4, 33, 96, 1, 32], [8, 9, 2080, 1, 128]] as const)(
-    'lut_gemv bits=%i rows=%i cols=%i tokens=%i WG_SIZE=%i: both variants equal lutGemv', async (bits, rows, cols, n, wgSize) => {
-      const w = quantizeLut(randomFloats(rows + cols, rows * cols, 1), rows, cols, bits as LutBits, 32);
-      const x = randomFloats(cols + n, n * cols, 1);
-      const t = ref.lutBuild(x, cols);
-      const bindings = {
-        tables: upload(ctx, 'tables', [t.tables.length], 'f32', t.tables),
-        sums: upload(ctx, 'sums', [t.sums.length], 'f32', t.sums),
-        planes: upload(ctx, 'planes', [w.planes.length], 'u32', w.planes),
-        scales: upload(ctx, 'scales', [w.scales.length], 'f32', w.scales),
-        zeros: upload(ctx, 'zeros', [w.zeros.length], 'f32', w.zeros),
-      };
-      const twin = ref.lutGemv(w.planes, w.scales, w.zeros, t, rows, cols, bits, 32);
-      for (const kernel of [kernels.lut_gemv, kernels.lut_gemv_sg]) {
-        const out = empty(ctx, 'out', [n, rows], 'f32');
-        await runKernel(ctx, 'f32', kernel, {
-          params: { rows, cols, group: 32 },
-          bindings: { ...bindings, out },
-          overrides: { WG_SIZE: wgSize, BITS: bits },
-          workgroups: [Math.ceil(rows / kernel.overrides.ROWS_PER_WG), 1, n],
-        });
-        const stats = expectClose(new Float32Array(await readTensor(ctx.device, out)), twin, TOLERANCES.lutVsTwin, `${kernel.name} WG_SIZE=${wgSize}`);
-        console.info(`${gpu.adapter} ${kernel.name} b=${bits} ${rows}×${cols}×${n} WG_SIZE=${wgSize}: vs twin max |Δ| ${stats.maxAbsError.toExponential(2)}`);
-      }
-    });
 });

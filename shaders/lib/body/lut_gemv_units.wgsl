@@ -1,4 +1,4 @@
-// The LUT GEMV body shared by lut_gemv and lut_gemv_sg (see lut_gemv.wgsl's header for the scheme): table staging
+// The LUT GEMV body of lut_gemv (see lut_gemv.wgsl's header for the scheme): table staging
 // per slab, the (group, row) items and the per-row sums. The importing kernel declares `params { rows, cols, group }`,
 // `tables`, `sums`, `planes`, `scales`, `zeros`, `out`, the overrides WG_SIZE, BITS and ROWS_PER_WG (a power of two
 // dividing WG_SIZE), and imports lib/reduce.wgsl or lib/reduce_subgroup.wgsl for its `reduce_scratch`. The per-row
