@@ -268,6 +268,19 @@ export const TOLERANCES = {
       + 'could come from codes on rounding edges (±1 code = ±Δ on one input); measured max |Δlogit| 4.8e-6 (α 0.5) and '
       + '6.7e-6 (α 1) on stories260K-q8_0, 32 tokens, lavapipe, with identical kernel counts; bound ~15× that',
   },
+  /**
+   * CrossQuant W8A8 GPU vs CPU reference on a token where one activation code differs by 1: the kernel and the
+   * reference sum a dense linear's row in different orders (the 4-lane decode GEMV of stories260K's F32 ffn_down,
+   * cols 172), so a later x·127/Δ can land on the other side of a .5 boundary; that moves one activation by one step
+   * Δ and every logit of that token (and of later ones, through the KV cache) by up to |Δ·W|.
+   */
+  logitsCrossQuantCodeFlip: {
+    atol: 0.15,
+    rtol: 0,
+    reason: 'one int8 activation code ±1 (a rounding edge hit because f32 sums differ in order from the reference): '
+      + 'measured 7.3e-2 on the last of 32 tokens of stories260K-q8_0 at α 1 (lavapipe, 4-lane GEMV), bound 2× that; '
+      + 'the test still requires all other tokens within logitsCrossQuantGpuVsReference',
+  },
 } as const satisfies Record<string, Tolerance>;
 
 /** A key of {@link TOLERANCES}. */
