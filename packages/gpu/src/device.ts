@@ -24,7 +24,7 @@ const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp
 
 /**
  * Requests an adapter and a device with the adapter's full storage limits (the spec defaults, 128 MiB bindings and
- * 256 MiB buffers, are too small for real models) and the optional features qgpu can use.
+ * 256 MiB buffers, are too small for real models), its storage offset alignment, and the optional features qgpu can use.
  */
 export async function createDeviceContext(gpu: GPU | undefined, options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<DeviceContext> {
   if (!gpu) throw new NoGpuError('WebGPU is not available in this environment (navigator.gpu is missing)');
@@ -38,6 +38,9 @@ export async function createDeviceContext(gpu: GPU | undefined, options: GPURequ
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
       maxStorageBuffersPerShaderStage: Math.min(adapter.limits.maxStorageBuffersPerShaderStage, 10),
+      // The adapter's own (often 16 or 32 bytes, not the default 256): the fused q/k/v projection writes one region
+      // that rope, kv_write and attention bind as views, which needs their offsets aligned (llama/fuse.ts).
+      minStorageBufferOffsetAlignment: adapter.limits.minStorageBufferOffsetAlignment,
     },
   });
   const info = adapter.info;
