@@ -1,11 +1,11 @@
 // The whole forward pass on WebGPU against llama.cpp's recorded outputs (shared/reference) and the CPU reference.
 import { bytesSource, readGguf } from '@qgpu/formats';
-import type { DeviceContext } from '@qgpu/gpu';
+import { Plan, type DeviceContext } from '@qgpu/gpu';
 import { loadReferenceModel, ReferenceLlama } from '@qgpu/reference';
 import { expectClose, loadReference, readSharedBytes, testGpu, TOLERANCES } from '@qgpu/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../engine.ts';
-import { LlamaModel } from './model.ts';
+import { LlamaModel, prefillSizes } from './model.ts';
 
 const gpu = await testGpu();
 const ctx = gpu.ctx as DeviceContext;
@@ -61,6 +61,33 @@ describe.skipIf(!gpu.ctx)(`Llama forward on ${gpu.adapter}${gpu.ctx ? '' : ` (sk
       const stats = expectClose(flat, expected, TOLERANCES.logitsGpuVsReference, 'logits');
       console.info(`${gpu.adapter} GPU vs CPU reference: max |Δlogit| ${stats.maxAbsError.toExponential(2)} over ${rows.length} positions`);
     }
+    model.destroy();
+  });
+
+  it('prompts shorter than the chunk run the smallest prefill plan that holds them, and match the CPU reference', async () => {
+    const file = await openModel('stories260K-f32.gguf');
+    const { config, weights } = await loadReferenceModel(file);
+    const tokens = [...f32.greedy.prompt_token_ids, ...f32.greedy.generated_ids].slice(0, 52); // 5 + 64 ids on file
+    const expected = new ReferenceLlama(config, weights).forward(tokens, 0);
+    const model = await LlamaModel.load(ctx, file, { prefillChunk: 32 });
+    expect([prefillSizes(32), prefillSizes(40), prefillSizes(2), prefillSizes(1)]).toEqual([[2, 4, 8, 16, 32], [2, 4, 8, 16, 32, 40], [2], []]);
+    // Pieces of 2, 3, 5, 9, 16 and 17 tokens run the 2-, 4-, 8-, 16-, 16- and 32-token plans, each continuing the KV
+    // cache the previous one filled; the last row's logits of each piece are compared.
+    const encoded: string[] = [];
+    const encode = Plan.prototype.encode;
+    const spy = vi.spyOn(Plan.prototype, 'encode').mockImplementation(function (this: Plan, pass: GPUComputePassEncoder) {
+      encoded.push(this.label);
+      encode.call(this, pass);
+    });
+    let at = 0;
+    for (const length of [2, 3, 5, 9, 16, 17]) {
+      const piece = tokens.slice(at, at + length);
+      const { logits } = await model.forward(piece, at, 'last');
+      at += piece.length;
+      expectClose(logits[0]!, expected.subarray((at - 1) * config.vocabSize, at * config.vocabSize), TOLERANCES.logitsGpuVsReference, `piece of ${length} ending at ${at}`);
+    }
+    spy.mockRestore();
+    expect(encoded).toEqual(['prefill.2', 'prefill.4', 'prefill.8', 'prefill.16', 'prefill.16', 'prefill.32']);
     model.destroy();
   });
 

@@ -58,7 +58,8 @@ export class LlamaModel {
      */
     readonly fusions: Fusions,
     private readonly decodePlan: Plan,
-    private readonly prefillPlan: Plan,
+    /** Last-row prefill plans by token count (prefillSizes: powers of two below the chunk, and the chunk). */
+    private readonly prefillPlans: ReadonlyMap<number, Plan>,
     private readonly pipelineCache: PipelineCache,
   ) {
     const device = ctx.device;
@@ -101,7 +102,7 @@ export class LlamaModel {
     // The fused QKV linear writes q, k, v as views of one region whose offsets depend on each plan's token count
     // (1 and the chunk): fused only where those offsets meet the binding-offset alignment.
     const asked = resolveFusions(options.fuse);
-    const fusions = { ...asked, qkv: asked.qkv && qkvRegionAligned(config, [1, chunk], ctx.device.limits.minStorageBufferOffsetAlignment) };
+    const fusions = { ...asked, qkv: asked.qkv && qkvRegionAligned(config, [1, ...prefillSizes(chunk)], ctx.device.limits.minStorageBufferOffsetAlignment) };
     const weights = await loadLlamaWeights(
       ctx.device, file, config, (loaded, total) => options.onProgress?.('weights', loaded, total), options.signal, lut, options.maxBindingBytes, options.crossQuant, fusions,
     );
@@ -118,11 +119,13 @@ export class LlamaModel {
     try {
       options.onProgress?.('pipelines', weights.totalBytes, weights.totalBytes);
       const cache = new PipelineCache(ctx, 'f32');
-      const [decodePlan, prefillPlan] = await Promise.all([
+      const sizes = prefillSizes(chunk);
+      const [decodePlan, ...prefillPlans] = await Promise.all([
         buildForwardPlan(cache, config, weights, workspace, 1, 'decode', kernelPath, fusions),
-        buildForwardPlan(cache, config, weights, workspace, chunk, 'prefill', kernelPath, fusions, 'last'),
+        ...sizes.map((n) => buildForwardPlan(cache, config, weights, workspace, n, `prefill.${n}`, kernelPath, fusions, 'last')),
       ]);
-      return new LlamaModel(ctx, config, weights, workspace, kernelPath, fusions, decodePlan, prefillPlan, cache);
+      const bySize = new Map(sizes.map((n, i) => [n, prefillPlans[i]!]));
+      return new LlamaModel(ctx, config, weights, workspace, kernelPath, fusions, decodePlan!, bySize, cache);
     } catch (error) {
       weights.destroy();
       workspace.destroy();
@@ -132,7 +135,7 @@ export class LlamaModel {
 
   /** The decode and last-row prefill plans, for profiling (benchmarks); replaying them needs the step uniform set. */
   get plans(): { readonly decode: Plan; readonly prefill: Plan } {
-    return { decode: this.decodePlan, prefill: this.prefillPlan };
+    return { decode: this.decodePlan, prefill: this.prefillPlanFor(this.workspace.chunkTokens) };
   }
 
   /** Dispatches encoded per decode token (one compute pass, one submit). */
@@ -142,7 +145,7 @@ export class LlamaModel {
 
   /** Dispatches of one prefill chunk that computes the last row's logits only. */
   get prefillDispatches(): number {
-    return this.prefillPlan.dispatchCount;
+    return this.prefillPlanFor(this.workspace.chunkTokens).dispatchCount;
   }
 
   get contextLength(): number {
@@ -186,7 +189,7 @@ export class LlamaModel {
       // Wanted rows start at logits row 0: 'all' wants every row; the decode and last-row prefill plans leave the last
       // token's logits in row 0.
       this.ctx.device.queue.writeBuffer(this.workspace.tokens.buffer, 0, new Uint32Array(ids));
-      const plan = ids.length === 1 ? this.decodePlan : logitsOf === 'all' ? await this.prefillAll() : this.prefillPlan;
+      const plan = ids.length === 1 ? this.decodePlan : logitsOf === 'all' ? await this.prefillAll() : this.prefillPlanFor(ids.length);
       this.submitStep(plan, startPos + at, ids.length, (encoder) => {
         if (rowsWanted > 0) encoder.copyBufferToBuffer(this.workspace.logits.buffer, 0, this.logitsReadback, 0, rowsWanted * vocab * 4);
         if (isLast) encoder.copyBufferToBuffer(this.workspace.tokens.buffer, 0, this.tokenReadback, 0, 4);
@@ -211,6 +214,15 @@ export class LlamaModel {
     return this.readNextToken();
   }
 
+  /**
+   * The smallest last-row prefill plan that holds `nTokens` (≤ the chunk): a plan computes every row it was built
+   * for, so a 5-token prompt (or a prompt's 5-token tail) runs the 8-token plan, not the whole chunk.
+   */
+  private prefillPlanFor(nTokens: number): Plan {
+    for (const [n, plan] of this.prefillPlans) if (n >= nTokens) return plan;
+    throw new RangeError(`no prefill plan holds ${nTokens} tokens (chunk ${this.workspace.chunkTokens})`);
+  }
+
   /** The chunk plan with every row's logits, built once on first use (pipelines are already compiled). */
   private prefillAll(): Promise<Plan> {
     this.prefillAllPlan ??= buildForwardPlan(
@@ -228,11 +240,23 @@ export class LlamaModel {
 
   destroy(): void {
     this.decodePlan.destroy();
-    this.prefillPlan.destroy();
+    for (const plan of this.prefillPlans.values()) plan.destroy();
     void this.prefillAllPlan?.then((plan) => plan.destroy(), () => undefined);
     this.weights.destroy();
     this.workspace.destroy();
     this.tokenReadback.destroy();
     this.logitsReadback.destroy();
   }
+}
+
+/**
+ * Token counts of the last-row prefill plans built at load: powers of two from 2 below the chunk, and the chunk (in
+ * increasing order). The cost of a prefill plan grows with its token count on compute-bound devices (measured on
+ * lavapipe: a 4-token prompt of the Llama-3.2-1B shape in the 32-token plan took 26 s), while each extra plan costs
+ * only bind groups and a params arena: the pipelines are shared.
+ */
+export function prefillSizes(chunk: number): number[] {
+  const sizes: number[] = [];
+  for (let n = 2; n < chunk; n *= 2) sizes.push(n);
+  return chunk > 1 ? [...sizes, chunk] : [];
 }
