@@ -42,5 +42,5 @@ fn main(
   @builtin(num_workgroups) groups: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  matmul_units_q8(wg, groups, lid);
+  gemv_rows(wg, groups, lid);
 }

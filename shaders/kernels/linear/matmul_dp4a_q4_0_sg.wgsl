@@ -49,5 +49,5 @@ fn main(
   @builtin(subgroup_invocation_id) sg_lane: u32,
 ) {
   subgroup_lane = sg_lane;
-  matmul_units_q8(wg, groups, lid);
+  gemv_rows(wg, groups, lid);
 }

@@ -45,5 +45,5 @@ fn main(
   @builtin(subgroup_invocation_id) sg_lane: u32,
 ) {
   subgroup_lane = sg_lane;
-  matmul_units(wg, groups, lid);
+  gemv_rows(wg, groups, lid);
 }

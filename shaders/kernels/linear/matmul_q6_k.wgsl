@@ -40,5 +40,5 @@ fn main(
   @builtin(num_workgroups) groups: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  matmul_units(wg, groups, lid);
+  gemv_rows(wg, groups, lid);
 }

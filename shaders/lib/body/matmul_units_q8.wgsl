@@ -1,28 +1,14 @@
-// The int8 decode GEMV body shared by every matmul_dp4a_<format> kernel (scheme: lib/body/gemv_rows.wgsl): a slot's
-// lanes take 32-element units of its row(s) in turn (unit_dot_q8 from the format's lib/quant/<format>_idot.wgsl,
-// against activation block token·units + u of quantize_act_q8's output). The importing kernel declares
-// `params { rows, cols }`, `out`, the activation and weight parts and the overrides WG_SIZE and THREADS_PER_ROW, and
-// imports lib/reduce.wgsl, or lib/reduce_subgroup.wgsl in the *_sg variants.
+// The items of the matmul_dp4a_<format> kernels for lib/body/gemv_rows.wgsl: 32-element units of a row, each dotted
+// with activation block token·units + u of quantize_act_q8's output by unit_dot_q8 from the format's
+// lib/quant/<format>_idot.wgsl. The importing kernel declares `params { rows, cols }`, `out`, the activation and
+// weight parts and the overrides WG_SIZE and THREADS_PER_ROW, imports lib/reduce.wgsl, or lib/reduce_subgroup.wgsl
+// in the *_sg variants, and calls gemv_rows.
 //! import "lib/body/gemv_rows.wgsl"
 
-fn matmul_units_q8(wg: vec3u, groups: vec3u, lid: u32) {
-  let first_slot = gemv_first_slot(wg, groups);
-  if (first_slot >= epilogue_slots(params.rows)) {
-    return;
-  }
-  let g = gemv_lane(first_slot, lid);
-  let token = wg.z;
-  let pair = epilogue_rows_per_slot();
-  let units_per_row = params.cols / 32u;
-  let first_unit = g.slot * pair * units_per_row;
-  var acc0 = 0.0;
-  var acc1 = 0.0;
-  for (var u = g.lane; u < select(0u, units_per_row, g.live); u += row_lanes()) {
-    let x_block = token * units_per_row + u;
-    acc0 += unit_dot_q8(first_unit + u, x_block);
-    if (pair == 2u) {
-      acc1 += unit_dot_q8(first_unit + units_per_row + u, x_block);
-    }
-  }
-  gemv_finish(g, lid, token, groups.z, acc0, acc1);
+fn gemv_items_per_row() -> u32 {
+  return params.cols / 32u;
+}
+
+fn gemv_item_dot(unit: u32, u: u32, token: u32) -> f32 {
+  return unit_dot_q8(unit, token * (params.cols / 32u) + u);
 }
